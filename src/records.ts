@@ -1,0 +1,190 @@
+import type { PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { hashKeyOf } from './hash-key.js';
+
+/** 1 MiB: the default Kinesis limit on one record (data + partition key). */
+export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+/** 10 MiB: the most a stream allows after `UpdateMaxRecordSize`. */
+export const MAX_RECORD_BYTES_CEILING = 10 * 1024 * 1024;
+/** Kinesis partition keys are 1..256 characters. */
+export const MAX_PARTITION_KEY_LENGTH = 256;
+/** 2^128 − 1: the top of the Kinesis hash-key space. */
+export const MAX_HASH_KEY = (1n << 128n) - 1n;
+
+const EXPLICIT_HASH_KEY_PATTERN = /^(0|[1-9]\d{0,38})$/;
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * What the operator accepts: the SDK's `PutRecordsRequestEntry`, with `Data` also allowed as a string
+ * (sent as its UTF-8 bytes).
+ *
+ * @example
+ * ```ts
+ * const entry: KinesisRecordInput = { PartitionKey: 'device-7', Data: JSON.stringify({ t: 21.5 }) };
+ * ```
+ */
+export type KinesisRecordInput = Omit<PutRecordsRequestEntry, 'Data'> & { Data: Uint8Array | string };
+
+/** Why a record was refused before it reached Kinesis. */
+export type InvalidRecordReason =
+  | 'NOT_AN_OBJECT'
+  | 'PARTITION_KEY_NOT_A_STRING'
+  | 'PARTITION_KEY_EMPTY'
+  | 'PARTITION_KEY_TOO_LONG'
+  | 'PARTITION_KEY_NOT_UNICODE'
+  | 'DATA_NOT_BYTES'
+  | 'RECORD_TOO_LARGE'
+  | 'EXPLICIT_HASH_KEY_MALFORMED'
+  | 'EXPLICIT_HASH_KEY_OUT_OF_RANGE'
+  | 'TO_RECORD_FAILED';
+
+/**
+ * A record that can never be accepted by Kinesis. It carries the offending item and a `reason` code; the
+ * message says what is wrong and the limit, but never includes the record's data.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   prepareRecord({ PartitionKey: '', Data: 'x' });
+ * } catch (e) {
+ *   if (e instanceof InvalidRecordError) console.log(e.reason); // 'PARTITION_KEY_EMPTY'
+ * }
+ * ```
+ */
+export class InvalidRecordError<T = unknown> extends Error {
+  override readonly name = 'InvalidRecordError';
+  constructor(
+    readonly reason: InvalidRecordReason,
+    message: string,
+    readonly item: T,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Limits a record is validated against. */
+export interface RecordLimits {
+  /** Data bytes + UTF-8 partition-key bytes. Default 1 MiB; at most 10 MiB. */
+  maxRecordBytes: number;
+}
+
+/**
+ * A validated record, normalised for sending: `Data` is bytes, `hashKey` is where it routes and `bytes` is
+ * what it counts against the record, request and shard limits.
+ */
+export interface PreparedRecord {
+  readonly entry: PutRecordsRequestEntry & { Data: Uint8Array; PartitionKey: string };
+  /** Position in the hash-key space: the ExplicitHashKey, else MD5 of the partition key. */
+  readonly hashKey: bigint;
+  /** Data bytes + UTF-8 partition-key bytes. */
+  readonly bytes: number;
+}
+
+const encoder = new TextEncoder();
+
+function describe(item: unknown): string {
+  if (item === null) return 'null';
+  if (Array.isArray(item)) return 'an array';
+  return typeof item === 'object' ? 'an object' : `a ${typeof item}`;
+}
+
+/** Data as bytes, without copying where it already is bytes; `undefined` when it is not bytes at all. */
+function dataBytes(data: unknown): Uint8Array | undefined {
+  if (typeof data === 'string') return LONE_SURROGATE.test(data) ? undefined : encoder.encode(data);
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return undefined;
+}
+
+/**
+ * Validates one record against the Kinesis limits and normalises it for sending.
+ *
+ * Partition-key length counts UTF-16 code units, as the Kinesis service and its emulators do; a key with a
+ * lone surrogate is refused because it has no UTF-8 encoding (its MD5, and so its shard, would be undefined).
+ *
+ * @throws InvalidRecordError naming the reason and the limit.
+ * @example
+ * ```ts
+ * const r = prepareRecord({ PartitionKey: 'device-7', Data: '{"t":21.5}' });
+ * r.bytes; // 18: 10 data bytes + 8 key bytes
+ * ```
+ */
+export function prepareRecord<T>(
+  item: T,
+  limits: RecordLimits = { maxRecordBytes: DEFAULT_MAX_RECORD_BYTES },
+): PreparedRecord {
+  const fail = (reason: InvalidRecordReason, message: string): never => {
+    throw new InvalidRecordError(reason, message, item);
+  };
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+    fail('NOT_AN_OBJECT', `a record must be an object with PartitionKey and Data, got ${describe(item)}`);
+  }
+  const { PartitionKey: key, Data: data, ExplicitHashKey: explicit } = item as Record<string, unknown>;
+
+  if (typeof key !== 'string') {
+    fail('PARTITION_KEY_NOT_A_STRING', `PartitionKey must be a string, got ${describe(key)}`);
+  }
+  const partitionKey = key as string;
+  if (partitionKey.length === 0) fail('PARTITION_KEY_EMPTY', 'PartitionKey must not be empty');
+  if (partitionKey.length > MAX_PARTITION_KEY_LENGTH) {
+    fail(
+      'PARTITION_KEY_TOO_LONG',
+      `PartitionKey is ${partitionKey.length} characters; the limit is ${MAX_PARTITION_KEY_LENGTH}`,
+    );
+  }
+  if (LONE_SURROGATE.test(partitionKey)) {
+    fail(
+      'PARTITION_KEY_NOT_UNICODE',
+      'PartitionKey contains a lone UTF-16 surrogate, which has no UTF-8 form',
+    );
+  }
+
+  const bytes = dataBytes(data);
+  if (bytes === undefined) {
+    const what = typeof data === 'string' ? 'a string with a lone UTF-16 surrogate' : describe(data);
+    fail('DATA_NOT_BYTES', `Data must be a Uint8Array, Buffer or string, got ${what}`);
+  }
+  const data8 = bytes as Uint8Array;
+
+  const keyBytes = Buffer.byteLength(partitionKey, 'utf8');
+  const size = data8.byteLength + keyBytes;
+  if (size > limits.maxRecordBytes) {
+    fail(
+      'RECORD_TOO_LARGE',
+      `record is ${size} bytes (data ${data8.byteLength} + partition key ${keyBytes}); ` +
+        `the limit is ${limits.maxRecordBytes} bytes`,
+    );
+  }
+
+  let hashKey: bigint;
+  const entry: PreparedRecord['entry'] = { PartitionKey: partitionKey, Data: data8 };
+  if (explicit !== undefined && explicit !== null) {
+    if (typeof explicit !== 'string' || !EXPLICIT_HASH_KEY_PATTERN.test(explicit)) {
+      fail(
+        'EXPLICIT_HASH_KEY_MALFORMED',
+        `ExplicitHashKey must be a decimal string matching 0|([1-9]\\d{0,38}), got ${describe(explicit)}` +
+          (typeof explicit === 'string' ? ` of ${explicit.length} characters` : ''),
+      );
+    }
+    hashKey = BigInt(explicit as string);
+    if (hashKey > MAX_HASH_KEY) {
+      fail(
+        'EXPLICIT_HASH_KEY_OUT_OF_RANGE',
+        'ExplicitHashKey exceeds 2^128 - 1, the top of the hash-key range',
+      );
+    }
+    entry.ExplicitHashKey = explicit as string;
+  } else {
+    hashKey = hashKeyOf(partitionKey);
+  }
+  return { entry, hashKey, bytes: size };
+}
+
+/** Checks a `maxRecordBytes` option against what Kinesis can ever accept. */
+export function checkMaxRecordBytes(value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_RECORD_BYTES_CEILING) {
+    throw new RangeError(`maxRecordBytes must be an integer in 1..${MAX_RECORD_BYTES_CEILING}, got ${value}`);
+  }
+  return value;
+}
