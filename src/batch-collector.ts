@@ -1,0 +1,85 @@
+import type { SchedulerLike, Subscription } from 'rxjs';
+import type { PendingRecord } from './pending.js';
+
+/** When a request is full. */
+export interface BatchLimits {
+  maxRecords: number;
+  /** Data + partition-key bytes. */
+  maxBytes: number;
+  /** How long the oldest collected record waits for the request to fill. */
+  lingerMs: number;
+}
+
+/**
+ * Collects admitted records into PutRecords requests: a request is sealed when the next record would pass
+ * `maxRecords` or `maxBytes`, or `lingerMs` after its oldest record arrived, whichever comes first.
+ *
+ * @example
+ * ```ts
+ * const collector = new BatchCollector({ maxRecords: 500, maxBytes: 5 << 20, lingerMs: 100 },
+ *   asyncScheduler, (batch) => sender.enqueue(batch));
+ * collector.add(chunk);
+ * ```
+ */
+export class BatchCollector<T> {
+  private batch: PendingRecord<T>[] = [];
+  private bytes = 0;
+  private linger: Subscription | undefined;
+
+  constructor(
+    private readonly limits: BatchLimits,
+    private readonly scheduler: SchedulerLike,
+    private readonly onBatch: (batch: PendingRecord<T>[]) => void,
+  ) {}
+
+  /** Records collected and not yet sealed into a request. */
+  get size(): number {
+    return this.batch.length;
+  }
+
+  add(records: readonly PendingRecord<T>[]): void {
+    for (const record of records) {
+      if (
+        this.batch.length > 0 &&
+        (this.batch.length >= this.limits.maxRecords ||
+          this.bytes + record.record.bytes > this.limits.maxBytes)
+      ) {
+        this.flush();
+      }
+      this.batch.push(record);
+      this.bytes += record.record.bytes;
+    }
+    if (this.batch.length >= this.limits.maxRecords) this.flush();
+    else if (this.batch.length > 0 && !this.linger) {
+      this.linger = this.scheduler.schedule(() => {
+        this.linger = undefined;
+        this.flush();
+      }, this.limits.lingerMs);
+    }
+  }
+
+  /** Seals what has been collected, if anything. */
+  flush(): void {
+    this.linger?.unsubscribe();
+    this.linger = undefined;
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    this.bytes = 0;
+    this.onBatch(batch);
+  }
+
+  /** Removes what has been collected without sealing it (for a fatal error's report). */
+  drain(): PendingRecord<T>[] {
+    this.close();
+    const batch = this.batch;
+    this.batch = [];
+    this.bytes = 0;
+    return batch;
+  }
+
+  close(): void {
+    this.linger?.unsubscribe();
+    this.linger = undefined;
+  }
+}

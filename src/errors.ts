@@ -1,0 +1,103 @@
+/** Why a `toKinesis()` pipeline ended in error (besides an `InvalidRecordError` or the source's own error). */
+export type KinesisSinkErrorCode =
+  /** Kinesis refused the request for a reason retrying cannot fix (unknown stream, access denied, KMS). */
+  | 'FATAL_REQUEST_ERROR'
+  /** Requests kept failing without a response (network, 5xx, throttling) until an item's budget ran out. */
+  | 'RETRIES_EXHAUSTED'
+  /** The shard map could not be loaded. */
+  | 'SHARD_MAP_FAILED'
+  /** A hot source pushed more than `maxBufferedRecords`/`maxBufferedBytes` can hold. */
+  | 'BUFFER_OVERFLOW';
+
+/**
+ * Ends a pipeline that cannot go on. `unsent` holds every source item that was accepted but not delivered
+ * (plus, for `BUFFER_OVERFLOW`, the item that did not fit), so nothing is lost: resend or store them.
+ * The message names the cause's code, never record data or credentials.
+ *
+ * @example
+ * ```ts
+ * source$.pipe(toKinesis({ client, streamName: 'sensors' })).subscribe({
+ *   error: (e) => {
+ *     if (e instanceof KinesisSinkError) deadLetter(e.unsent);
+ *   },
+ * });
+ * ```
+ */
+export class KinesisSinkError<T = unknown> extends Error {
+  override readonly name = 'KinesisSinkError';
+  constructor(
+    readonly code: KinesisSinkErrorCode,
+    message: string,
+    readonly unsent: readonly T[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+interface SdkErrorLike {
+  name?: string;
+  code?: string;
+  $fault?: 'client' | 'server';
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/** Request errors no retry can fix: the stream, the caller's rights or the stream's KMS key are wrong. */
+const FATAL_NAMES = new Set([
+  'ResourceNotFoundException',
+  'AccessDeniedException',
+  'InvalidArgumentException',
+  'ValidationException',
+  'KMSDisabledException',
+  'KMSInvalidStateException',
+  'KMSAccessDeniedException',
+  'KMSNotFoundException',
+  'KMSOptInRequired',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'ExpiredTokenException',
+  'IncompleteSignature',
+  'MissingAuthenticationToken',
+  'CredentialsProviderError',
+]);
+
+const RETRYABLE_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'LimitExceededException',
+  'KMSThrottlingException',
+  'ThrottlingException',
+  'InternalFailure',
+  'InternalFailureException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+
+/**
+ * Whether a whole-request error is worth retrying: throttling, 5xx, and failures with no HTTP answer
+ * (resets, timeouts) are; known fatal errors and other 4xx are not.
+ *
+ * @example
+ * ```ts
+ * isRetryableRequestError(Object.assign(new Error('x'), { name: 'ResourceNotFoundException' })); // false
+ * ```
+ */
+export function isRetryableRequestError(error: unknown): boolean {
+  const e = (error ?? {}) as SdkErrorLike;
+  const name = e.name ?? '';
+  if (FATAL_NAMES.has(name)) return false;
+  if (RETRYABLE_NAMES.has(name) || e.$retryable) return true;
+  const status = e.$metadata?.httpStatusCode;
+  if (status === undefined) return true;
+  return status >= 500 || status === 429;
+}
+
+/** A short, data-free description of an error for messages: its name and HTTP status. */
+export function describeError(error: unknown): string {
+  const e = (error ?? {}) as SdkErrorLike & { message?: string };
+  const status = e.$metadata?.httpStatusCode;
+  return `${e.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}`;
+}

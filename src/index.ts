@@ -1,0 +1,25 @@
+export { toKinesis } from './to-kinesis.js';
+export { putAll } from './put-all.js';
+export { KinesisProducer, type ProducerStats } from './producer.js';
+export {
+  MAX_BATCH_BYTES,
+  MAX_BATCH_RECORDS,
+  resolveOptions,
+  type PutRecordsEmission,
+  type ToKinesisOptions,
+} from './options.js';
+export { KinesisSinkError, isRetryableRequestError, type KinesisSinkErrorCode } from './errors.js';
+export {
+  DEFAULT_MAX_RECORD_BYTES,
+  InvalidRecordError,
+  MAX_HASH_KEY,
+  MAX_PARTITION_KEY_LENGTH,
+  MAX_RECORD_BYTES_CEILING,
+  prepareRecord,
+  type InvalidRecordReason,
+  type KinesisRecordInput,
+  type PreparedRecord,
+  type RecordLimits,
+} from './records.js';
+export { hashKeyOf } from './hash-key.js';
+export { listOpenShards, ShardMap, type ShardRange, type StreamRef } from './shard-map.js';

@@ -1,0 +1,178 @@
+import type { KinesisClient, PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import type { InvalidRecordError, KinesisRecordInput } from './records.js';
+import { checkMaxRecordBytes, DEFAULT_MAX_RECORD_BYTES } from './records.js';
+import type { StreamRef } from './shard-map.js';
+
+/** 5 MiB: the Kinesis limit on one PutRecords request (data + partition keys). */
+export const MAX_BATCH_BYTES = 5 * 1024 * 1024;
+/** 500: the Kinesis limit on records in one PutRecords request. */
+export const MAX_BATCH_RECORDS = 500;
+
+/**
+ * One value of `toKinesis()`: a PutRecords call that got a response, retries included. Everything lines up
+ * by index: `items[i]` is the source item behind `request.Records[i]`, whose outcome is
+ * `response.Records[i]`; `attempts[i]` counts its sends (1 on the first); `retrying[i]` is true where it
+ * failed and will be sent again.
+ *
+ * An item is finally delivered where `response.Records[i].SequenceNumber` is set, and finally failed where
+ * `ErrorCode` is set and `retrying[i]` is false.
+ *
+ * @example
+ * ```ts
+ * source$.pipe(toKinesis({ client, streamName: 'sensors' })).subscribe((e) => {
+ *   e.response.Records?.forEach((r, i) => {
+ *     if (r.ErrorCode && !e.retrying[i]) console.warn('gave up on', e.items[i], r.ErrorCode);
+ *   });
+ * });
+ * ```
+ */
+export interface PutRecordsEmission<T> {
+  readonly request: PutRecordsInput;
+  readonly response: PutRecordsOutput;
+  readonly items: readonly T[];
+  readonly attempts: readonly number[];
+  readonly retrying: readonly boolean[];
+}
+
+/**
+ * Options of `toKinesis()` and `KinesisProducer`. Only `client` and a stream name or ARN are required.
+ *
+ * @example
+ * ```ts
+ * const options: ToKinesisOptions<Reading> = {
+ *   client,
+ *   streamName: 'sensors',
+ *   toRecord: (r) => ({ PartitionKey: r.deviceId, Data: JSON.stringify(r) }),
+ *   lingerMs: 50,
+ * };
+ * ```
+ */
+export interface ToKinesisOptions<T = KinesisRecordInput> extends StreamRef {
+  /** Your `KinesisClient`; its own retry settings apply to each request (see README, "two retry layers"). */
+  client: KinesisClient;
+  /** Maps a source item to a record. Default: the item is the record. */
+  toRecord?: (item: T) => KinesisRecordInput;
+  /**
+   * Receives records that can never be accepted (wrong shape, key or size); the pipeline carries on.
+   * Without it, an invalid record ends the Observable with the `InvalidRecordError` once everything
+   * accepted before it has been sent.
+   */
+  onInvalidRecord?: (error: InvalidRecordError<T>) => void;
+  /** Records per PutRecords request, 1..500. Default 500. */
+  maxBatchRecords?: number;
+  /** Bytes (data + partition keys) per request, up to 5 MiB. Default 5 MiB. */
+  maxBatchBytes?: number;
+  /** Bytes (data + partition key) per record, up to 10 MiB. Default 1 MiB. */
+  maxRecordBytes?: number;
+  /** How long the oldest collected record may wait for a request to fill. Default 100 ms. */
+  lingerMs?: number;
+  /** Per-shard records/s admitted (`Infinity` turns the limit off). Default 1,000. */
+  shardRecordsPerSecond?: number;
+  /** Per-shard bytes/s admitted (`Infinity` turns the limit off). Default 1 MiB. */
+  shardBytesPerSecond?: number;
+  /** How much a quiet shard may burst, as milliseconds of its rate. Default 100 ms. */
+  shardBurstMs?: number;
+  /** Concurrent PutRecords requests. Default 16. */
+  maxInFlightRequests?: number;
+  /** Sends per record before it is finally failed. Default 10. */
+  maxAttempts?: number;
+  /** How long after its first send a record may still be retried. Default 60,000 ms. */
+  recordTtlMs?: number;
+  /** First retry delay cap; doubled per attempt, with full jitter. Default 100 ms. */
+  retryBaseDelayMs?: number;
+  /** Largest retry delay. Default 5,000 ms. */
+  retryMaxDelayMs?: number;
+  /** Items accepted but not yet finally delivered or failed. Default 200,000. */
+  maxBufferedRecords?: number;
+  /** Bytes of those items. Default 256 MiB. */
+  maxBufferedBytes?: number;
+  /** Time source for linger, backoff and refills; pass a virtual one in tests. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+  /** Random source in [0, 1) for jitter. Default `Math.random`. */
+  random?: () => number;
+}
+
+/** Options with every default filled in and checked. */
+export type ResolvedOptions<T> = Required<
+  Omit<ToKinesisOptions<T>, 'streamName' | 'streamARN' | 'onInvalidRecord' | 'toRecord'>
+> &
+  Pick<ToKinesisOptions<T>, 'streamName' | 'streamARN' | 'onInvalidRecord'> & {
+    toRecord: (item: T) => KinesisRecordInput;
+  };
+
+function positive(name: string, value: number, max = Infinity, integer = false): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || value > max) {
+    throw new RangeError(`${name} must be a number in (0, ${max}], got ${value}`);
+  }
+  if (integer && !Number.isInteger(value) && value !== Infinity) {
+    throw new RangeError(`${name} must be an integer, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Fills in defaults and rejects impossible settings early, with the option's name in the message.
+ *
+ * @example
+ * ```ts
+ * resolveOptions({ client, streamName: 'sensors' }).maxBatchRecords; // 500
+ * ```
+ */
+export function resolveOptions<T>(options: ToKinesisOptions<T>): ResolvedOptions<T> {
+  if (!options || !options.client) throw new TypeError('toKinesis: `client` (a KinesisClient) is required');
+  if (options.streamName === undefined && options.streamARN === undefined) {
+    throw new TypeError('toKinesis: name the stream with `streamName` and/or `streamARN`');
+  }
+  const o = {
+    maxBatchRecords: MAX_BATCH_RECORDS,
+    maxBatchBytes: MAX_BATCH_BYTES,
+    maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
+    lingerMs: 100,
+    shardRecordsPerSecond: 1000,
+    shardBytesPerSecond: 1024 * 1024,
+    shardBurstMs: 100,
+    maxInFlightRequests: 16,
+    maxAttempts: 10,
+    recordTtlMs: 60_000,
+    retryBaseDelayMs: 100,
+    retryMaxDelayMs: 5_000,
+    maxBufferedRecords: 200_000,
+    maxBufferedBytes: 256 * 1024 * 1024,
+    scheduler: asyncScheduler,
+    random: Math.random,
+    toRecord: (item: T) => item as unknown as KinesisRecordInput,
+    ...withoutUndefined(options),
+    client: options.client,
+  };
+  positive('maxBatchRecords', o.maxBatchRecords, MAX_BATCH_RECORDS, true);
+  checkMaxRecordBytes(o.maxRecordBytes);
+  // A request must hold at least one record of the largest allowed size.
+  positive('maxBatchBytes', o.maxBatchBytes, Math.max(MAX_BATCH_BYTES, o.maxRecordBytes), true);
+  if (o.maxBatchBytes < o.maxRecordBytes) {
+    throw new RangeError(
+      `maxBatchBytes (${o.maxBatchBytes}) must be at least maxRecordBytes (${o.maxRecordBytes})`,
+    );
+  }
+  if (!(o.lingerMs >= 0)) throw new RangeError(`lingerMs must be ≥ 0, got ${o.lingerMs}`);
+  positive('shardRecordsPerSecond', o.shardRecordsPerSecond);
+  positive('shardBytesPerSecond', o.shardBytesPerSecond);
+  positive('shardBurstMs', o.shardBurstMs);
+  positive('maxInFlightRequests', o.maxInFlightRequests, Infinity, true);
+  positive('maxAttempts', o.maxAttempts, Infinity, true);
+  positive('recordTtlMs', o.recordTtlMs);
+  positive('retryBaseDelayMs', o.retryBaseDelayMs);
+  positive('retryMaxDelayMs', o.retryMaxDelayMs);
+  positive('maxBufferedRecords', o.maxBufferedRecords, Infinity, true);
+  positive('maxBufferedBytes', o.maxBufferedBytes);
+  if (o.maxBufferedBytes < o.maxRecordBytes) {
+    throw new RangeError(
+      `maxBufferedBytes (${o.maxBufferedBytes}) must be at least maxRecordBytes (${o.maxRecordBytes})`,
+    );
+  }
+  return o;
+}
+
+function withoutUndefined<O extends object>(o: O): Partial<O> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<O>;
+}

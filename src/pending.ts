@@ -1,0 +1,13 @@
+import type { PreparedRecord } from './records.js';
+
+/** A source item on its way to Kinesis: accepted, not yet finally delivered or failed. */
+export interface PendingRecord<T> {
+  readonly item: T;
+  readonly record: PreparedRecord;
+  /** Sends so far. */
+  attempts: number;
+  /** When it was first sent (scheduler time), for `recordTtlMs`. */
+  firstSentAt: number | undefined;
+  /** The shard it was routed to for the current attempt. */
+  shardId: string;
+}

@@ -1,0 +1,383 @@
+import type { PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
+import { BatchCollector } from './batch-collector.js';
+import {
+  describeError,
+  isRetryableRequestError,
+  KinesisSinkError,
+  type KinesisSinkErrorCode,
+} from './errors.js';
+import {
+  resolveOptions,
+  type PutRecordsEmission,
+  type ResolvedOptions,
+  type ToKinesisOptions,
+} from './options.js';
+import type { PendingRecord } from './pending.js';
+import { InvalidRecordError, prepareRecord, type KinesisRecordInput } from './records.js';
+import { Retrier } from './retrier.js';
+import { Sender } from './sender.js';
+import { ShardLanes } from './shard-lanes.js';
+import { ShardLimiters } from './shard-limiter.js';
+import { ShardMap, streamFields } from './shard-map.js';
+
+const THROTTLED = 'ProvisionedThroughputExceededException';
+const MAP_REFRESH_MIN_INTERVAL_MS = 1000;
+
+/** A snapshot of what a producer holds, for progress displays and tests. */
+export interface ProducerStats {
+  /** Items accepted and not yet finally delivered or failed. */
+  buffered: number;
+  /** Their bytes (data + partition keys). */
+  bufferedBytes: number;
+  /** Waiting in shard queues for tokens. */
+  queued: number;
+  /** Admitted, waiting for a request to fill. */
+  collecting: number;
+  /** Waiting for a retry backoff to end. */
+  retrying: number;
+}
+
+type State = 'open' | 'ending' | 'failing' | 'done' | 'closed';
+
+/**
+ * The pipeline behind `toKinesis()`, for callers that push: `put()` resolves once the item is buffered and
+ * waits while the buffer is full, so a fast cold source (an async iterable, a file) is fed with bounded
+ * memory. `end()` sends everything and resolves when every item is delivered or finally failed.
+ *
+ * Stages, each in its own file: records (validation) → shard map (routing) → shard lanes and limiters
+ * (per-shard token buckets) → batch collector (requests) → sender → retrier (back to the lanes).
+ *
+ * @example
+ * ```ts
+ * const producer = new KinesisProducer({ client, streamName: 'sensors' }, (emission) => log(emission));
+ * for await (const line of lines) await producer.put({ PartitionKey: key(line), Data: line });
+ * await producer.end();
+ * ```
+ */
+export class KinesisProducer<T = KinesisRecordInput> {
+  private readonly options: ResolvedOptions<T>;
+  private readonly live = new Set<PendingRecord<T>>();
+  private liveBytes = 0;
+  private state: State = 'open';
+  private map: ShardMap | undefined;
+  private unrouted: PendingRecord<T>[] = [];
+  private lastMapRefresh = -Infinity;
+  private refreshing = false;
+  private failure: { code: KinesisSinkErrorCode; message: string; cause: unknown } | undefined;
+  private spaceWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readonly finished: Promise<void>;
+  private settleFinished!: { resolve: () => void; reject: (e: unknown) => void };
+  private readonly mapAbort = new AbortController();
+
+  private readonly limiters: ShardLimiters;
+  private readonly lanes: ShardLanes<T>;
+  private readonly collector: BatchCollector<T>;
+  private readonly sender: Sender<T>;
+  private readonly retrier: Retrier<T>;
+
+  constructor(
+    options: ToKinesisOptions<T>,
+    private readonly onEmission: (emission: PutRecordsEmission<T>) => void = () => {},
+  ) {
+    const o = (this.options = resolveOptions(options));
+    const stream = streamFields(o);
+    this.finished = new Promise((resolve, reject) => (this.settleFinished = { resolve, reject }));
+    this.finished.catch(() => {}); // the caller observes it through end()
+
+    this.limiters = new ShardLimiters({
+      recordsPerSecond: o.shardRecordsPerSecond,
+      bytesPerSecond: o.shardBytesPerSecond,
+      burstMs: o.shardBurstMs,
+      maxRecordBytes: o.maxRecordBytes,
+      scheduler: o.scheduler,
+    });
+    this.collector = new BatchCollector<T>(
+      { maxRecords: o.maxBatchRecords, maxBytes: o.maxBatchBytes, lingerMs: o.lingerMs },
+      o.scheduler,
+      (batch) => this.sender.enqueue(batch),
+    );
+    this.lanes = new ShardLanes<T>(
+      this.limiters,
+      (chunk) => this.collector.add(chunk),
+      () => this.state === 'ending' && this.collector.flush(),
+    );
+    this.sender = new Sender<T>(o.client, stream, o.maxInFlightRequests, () => o.scheduler.now(), {
+      response: (batch, request, response, attempts) => this.onResponse(batch, request, response, attempts),
+      requestError: (batch, error) => this.onRequestError(batch, error),
+      idle: () => this.checkFinished(),
+    });
+    this.retrier = new Retrier<T>(
+      {
+        maxAttempts: o.maxAttempts,
+        ttlMs: o.recordTtlMs,
+        baseDelayMs: o.retryBaseDelayMs,
+        maxDelayMs: o.retryMaxDelayMs,
+      },
+      o.scheduler,
+      o.random,
+      (record) => this.route(record, true),
+    );
+    void this.loadMap();
+  }
+
+  /** False once the pipeline failed or ended: stop feeding it. */
+  get accepting(): boolean {
+    return this.state === 'open';
+  }
+
+  /** What the producer holds right now. */
+  get stats(): ProducerStats {
+    return {
+      buffered: this.live.size,
+      bufferedBytes: this.liveBytes,
+      queued: this.lanes.size,
+      collecting: this.collector.size,
+      retrying: this.retrier.size,
+    };
+  }
+
+  /** Whether another record of `bytes` would overrun `maxBufferedRecords`/`maxBufferedBytes`. */
+  private full(bytes: number): boolean {
+    return (
+      this.live.size >= this.options.maxBufferedRecords ||
+      (this.live.size > 0 && this.liveBytes + bytes > this.options.maxBufferedBytes)
+    );
+  }
+
+  /**
+   * Validates and buffers an item without waiting. Returns `'accepted'`, `'full'` (the buffer limits
+   * would be overrun; nothing was taken) or the `InvalidRecordError` (nothing was taken).
+   *
+   * While the pipeline is failing, items are taken as they come and reported in the error's `unsent`.
+   *
+   * @throws Error once `end()` was called or the pipeline has ended.
+   */
+  offer(item: T): 'accepted' | 'full' | InvalidRecordError<T> {
+    if (this.state !== 'open' && this.state !== 'failing') {
+      throw new Error(`KinesisProducer: cannot put once ${this.state === 'ending' ? 'ending' : 'ended'}`);
+    }
+    let record;
+    try {
+      record = prepareRecord(this.options.toRecord(item), this.options);
+    } catch (error) {
+      if (error instanceof InvalidRecordError) {
+        return new InvalidRecordError<T>(error.reason, error.message, item);
+      }
+      return new InvalidRecordError<T>('TO_RECORD_FAILED', `toRecord threw ${describeError(error)}`, item, {
+        cause: error,
+      });
+    }
+    if (this.state === 'open' && this.full(record.bytes)) return 'full';
+    const pending: PendingRecord<T> = { item, record, attempts: 0, firstSentAt: undefined, shardId: '' };
+    this.live.add(pending);
+    this.liveBytes += record.bytes;
+    this.route(pending, false);
+    return 'accepted';
+  }
+
+  /**
+   * Buffers an item, waiting while the buffer is full (back-pressure for cold sources).
+   * An invalid item goes to `onInvalidRecord` when set; otherwise `put` rejects with its
+   * `InvalidRecordError` and the producer carries on.
+   */
+  async put(item: T): Promise<void> {
+    for (;;) {
+      const outcome = this.offer(item);
+      if (outcome === 'accepted') return;
+      if (outcome instanceof InvalidRecordError) {
+        if (this.options.onInvalidRecord) return this.options.onInvalidRecord(outcome);
+        throw outcome;
+      }
+      await new Promise<void>((resolve, reject) => this.spaceWaiters.push({ resolve, reject }));
+    }
+  }
+
+  /**
+   * Takes no more items, sends everything buffered and resolves once every item is delivered or finally
+   * failed; rejects with a `KinesisSinkError` (carrying the undelivered items) if the pipeline failed.
+   */
+  end(): Promise<void> {
+    if (this.state === 'open') {
+      this.state = 'ending';
+      if (this.lanes.size === 0) this.collector.flush();
+      this.checkFinished();
+    }
+    return this.finished;
+  }
+
+  /** Stops at once: cancels requests in flight, clears every timer and limiter. Nothing more is emitted. */
+  destroy(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.shutdown();
+    this.sender.cancel();
+    this.mapAbort.abort();
+    this.rejectWaiters(new Error('KinesisProducer destroyed'));
+  }
+
+  private shutdown(): void {
+    this.lanes.close();
+    this.collector.close();
+    this.retrier.drain();
+    void this.limiters.close();
+  }
+
+  private route(record: PendingRecord<T>, retry: boolean): void {
+    if (this.state === 'failing' || this.state === 'closed') return;
+    if (!this.map) {
+      this.unrouted.push(record);
+      return;
+    }
+    try {
+      record.shardId = this.map.shardFor(record.record.hashKey).shardId;
+    } catch {
+      // A gap in the map means it was read mid-reshard: hold the record until a refresh fills the gap.
+      this.unrouted.push(record);
+      this.refreshMap(true);
+      return;
+    }
+    this.lanes.push(record, retry);
+  }
+
+  private async loadMap(): Promise<void> {
+    try {
+      this.map = await ShardMap.load(this.options.client, this.options, {
+        abortSignal: this.mapAbort.signal,
+      });
+    } catch (error) {
+      this.fail('SHARD_MAP_FAILED', `could not list the stream's shards: ${describeError(error)}`, error);
+      return;
+    }
+    this.lastMapRefresh = this.options.scheduler.now();
+    this.routeUnrouted();
+  }
+
+  private routeUnrouted(): void {
+    const waiting = this.unrouted;
+    this.unrouted = [];
+    for (const record of waiting) this.route(record, record.attempts > 0);
+    if (this.state === 'ending' && this.lanes.size === 0) this.collector.flush();
+  }
+
+  /** Reloads the shard map when a response shows it is stale, at most once a second unless forced. */
+  private refreshMap(force = false): void {
+    const now = this.options.scheduler.now();
+    if (!this.map || this.refreshing || (!force && now - this.lastMapRefresh < MAP_REFRESH_MIN_INTERVAL_MS))
+      return;
+    this.refreshing = true;
+    this.lastMapRefresh = now;
+    this.map
+      .refresh()
+      .then(
+        () => this.routeUnrouted(),
+        (error) => {
+          if (this.unrouted.length > 0) {
+            this.fail('SHARD_MAP_FAILED', `could not refresh the shard map: ${describeError(error)}`, error);
+          }
+        },
+      )
+      .finally(() => (this.refreshing = false));
+  }
+
+  private onResponse(
+    batch: PendingRecord<T>[],
+    request: PutRecordsInput,
+    response: PutRecordsOutput,
+    attempts: number[],
+  ): void {
+    if (this.state === 'closed') return;
+    const retrying: boolean[] = new Array(batch.length);
+    const again: PendingRecord<T>[] = [];
+    let stale = false;
+    for (let i = 0; i < batch.length; i++) {
+      const pending = batch[i];
+      const result = response.Records?.[i];
+      retrying[i] = false;
+      if (result?.SequenceNumber !== undefined) {
+        if (result.ShardId !== undefined && result.ShardId !== pending.shardId) stale = true;
+        this.settle(pending);
+        continue;
+      }
+      if (result?.ErrorCode === THROTTLED) this.limiters.throttled(pending.shardId, 1, pending.record.bytes);
+      if (this.state !== 'failing' && this.retrier.canRetry(pending)) {
+        retrying[i] = true;
+        again.push(pending);
+      } else {
+        this.settle(pending);
+      }
+    }
+    this.onEmission({ request, response, items: batch.map((p) => p.item), attempts, retrying });
+    if (again.length > 0) this.retrier.retry(again);
+    if (stale) this.refreshMap();
+    this.checkFinished();
+  }
+
+  private onRequestError(batch: PendingRecord<T>[], error: unknown): void {
+    if (this.state === 'closed') return;
+    if (!isRetryableRequestError(error)) {
+      this.fail('FATAL_REQUEST_ERROR', `Kinesis refused PutRecords: ${describeError(error)}`, error);
+    } else if (this.state !== 'failing') {
+      if ((error as { name?: string })?.name === THROTTLED) {
+        for (const p of batch) this.limiters.throttled(p.shardId, 1, p.record.bytes);
+      }
+      if (batch.every((p) => this.retrier.canRetry(p))) {
+        this.retrier.retry(batch);
+      } else {
+        this.fail(
+          'RETRIES_EXHAUSTED',
+          `PutRecords kept failing without a response until records ran out of attempts: ${describeError(error)}`,
+          error,
+        );
+      }
+    }
+    this.checkFinished();
+  }
+
+  private settle(record: PendingRecord<T>): void {
+    if (!this.live.delete(record)) return;
+    this.liveBytes -= record.record.bytes;
+    if (this.spaceWaiters.length > 0 && !this.full(0)) {
+      const waiters = this.spaceWaiters;
+      this.spaceWaiters = [];
+      for (const w of waiters) w.resolve();
+    }
+  }
+
+  /**
+   * Stops taking and retrying records; once requests in flight have answered, the pipeline ends with a
+   * `KinesisSinkError` holding every item not delivered.
+   */
+  private fail(code: KinesisSinkErrorCode, message: string, cause: unknown): void {
+    if (this.state === 'failing' || this.state === 'done' || this.state === 'closed') return;
+    this.state = 'failing';
+    this.failure = { code, message, cause };
+    this.lanes.drain();
+    this.collector.drain();
+    this.sender.drain();
+    this.shutdown();
+    this.rejectWaiters(new KinesisSinkError(code, message, [], { cause }));
+    this.checkFinished();
+  }
+
+  private rejectWaiters(error: unknown): void {
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const w of waiters) w.reject(error);
+  }
+
+  private checkFinished(): void {
+    if (this.state === 'ending' && this.live.size === 0) {
+      this.state = 'done';
+      this.shutdown();
+      this.settleFinished.resolve();
+    } else if (this.state === 'failing' && !this.sender.busy) {
+      this.state = 'done';
+      const { code, message, cause } = this.failure!;
+      const unsent = [...this.live].map((p) => p.item);
+      this.live.clear();
+      this.settleFinished.reject(
+        new KinesisSinkError<T>(code, `${message} (${unsent.length} items unsent)`, unsent, { cause }),
+      );
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import { Fifo } from './fifo.js';
+import type { PendingRecord } from './pending.js';
+import type { ShardLimiters } from './shard-limiter.js';
+
+interface Lane<T> {
+  readonly shardId: string;
+  /** Retries go first: they have waited longest and their TTL is running. */
+  readonly retries: Fifo<PendingRecord<T>>;
+  readonly fresh: Fifo<PendingRecord<T>>;
+  /** The chunk waiting for the shard's tokens. */
+  admitting: PendingRecord<T>[] | undefined;
+  pumping: boolean;
+}
+
+/**
+ * One queue per shard, each admitted through its own shard's buckets in chunks (one Bottleneck job per
+ * chunk, never per record). Lanes drain independently, so a throttled or hot shard only delays itself.
+ *
+ * @example
+ * ```ts
+ * const lanes = new ShardLanes(limiters, (chunk) => collector.add(chunk), (err) => fail(err));
+ * lanes.push(record); // record.shardId names its lane
+ * ```
+ */
+export class ShardLanes<T> {
+  private readonly lanes = new Map<string, Lane<T>>();
+  private queued = 0;
+  private closed = false;
+
+  constructor(
+    private readonly limiters: ShardLimiters,
+    private readonly onAdmitted: (chunk: PendingRecord<T>[]) => void,
+    private readonly onIdle: () => void = () => {},
+  ) {}
+
+  /** Records queued or waiting for tokens, across all shards. */
+  get size(): number {
+    return this.queued;
+  }
+
+  push(record: PendingRecord<T>, retry = false): void {
+    if (this.closed) return;
+    const lane = this.lane(record.shardId);
+    (retry ? lane.retries : lane.fresh).push(record);
+    this.queued++;
+    if (!lane.pumping) void this.pump(lane);
+  }
+
+  /** Removes every queued record (for a fatal error's report). */
+  drain(): PendingRecord<T>[] {
+    const all: PendingRecord<T>[] = [];
+    for (const lane of this.lanes.values()) {
+      all.push(...(lane.admitting ?? []), ...lane.retries.drain(), ...lane.fresh.drain());
+      lane.admitting = undefined;
+    }
+    this.queued = 0;
+    return all;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private lane(shardId: string): Lane<T> {
+    let lane = this.lanes.get(shardId);
+    if (!lane) {
+      lane = { shardId, retries: new Fifo(), fresh: new Fifo(), admitting: undefined, pumping: false };
+      this.lanes.set(shardId, lane);
+    }
+    return lane;
+  }
+
+  private takeChunk(lane: Lane<T>): PendingRecord<T>[] {
+    const { records: maxRecords, bytes: maxBytes } = this.limiters.maxChunk;
+    const chunk: PendingRecord<T>[] = [];
+    let bytes = 0;
+    for (const queue of [lane.retries, lane.fresh]) {
+      for (let next = queue.peek(); next && chunk.length < maxRecords; next = queue.peek()) {
+        if (chunk.length > 0 && bytes + next.record.bytes > maxBytes) return chunk;
+        bytes += next.record.bytes;
+        chunk.push(queue.shift()!);
+      }
+    }
+    return chunk;
+  }
+
+  private async pump(lane: Lane<T>): Promise<void> {
+    lane.pumping = true;
+    try {
+      await this.admitAll(lane);
+    } finally {
+      lane.pumping = false;
+    }
+    if (this.queued === 0 && !this.closed) this.onIdle();
+  }
+
+  private async admitAll(lane: Lane<T>): Promise<void> {
+    while (!this.closed && lane.retries.length + lane.fresh.length > 0) {
+      const chunk = this.takeChunk(lane);
+      lane.admitting = chunk;
+      let bytes = 0;
+      for (const r of chunk) bytes += r.record.bytes;
+      try {
+        await this.limiters.admit(lane.shardId, chunk.length, bytes);
+      } catch {
+        // Only a closing limiter rejects; drain() reports the chunk.
+        return;
+      }
+      if (this.closed || lane.admitting !== chunk) return;
+      lane.admitting = undefined;
+      this.queued -= chunk.length;
+      this.onAdmitted(chunk);
+    }
+  }
+}

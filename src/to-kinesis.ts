@@ -1,0 +1,83 @@
+import { Observable, Subject, takeUntil, type OperatorFunction } from 'rxjs';
+import { KinesisSinkError } from './errors.js';
+import { resolveOptions, type PutRecordsEmission, type ToKinesisOptions } from './options.js';
+import { KinesisProducer } from './producer.js';
+import type { KinesisRecordInput } from './records.js';
+
+/**
+ * Writes an Observable's items to a Kinesis data stream and emits one {@link PutRecordsEmission} per
+ * PutRecords response, retries included. Records are validated, routed to their shard by MD5 of the
+ * partition key (or `ExplicitHashKey`), held under each shard's quota by token buckets, collected into
+ * requests of at most 500 records / 5 MiB, and failed entries alone are retried with backoff.
+ *
+ * Completes after the source completes and every item is delivered or finally failed. Errors with:
+ * - `InvalidRecordError` when an item can never be accepted (unless `onInvalidRecord` is set), after
+ *   everything accepted before it has been sent;
+ * - `KinesisSinkError` when Kinesis cannot be written to (unknown stream, access denied, KMS), with every
+ *   undelivered item in `unsent`;
+ * - the source's own error, after everything accepted has been sent.
+ *
+ * Unsubscribing cancels requests in flight and clears every timer.
+ *
+ * @example
+ * ```ts
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { interval, map, take } from 'rxjs';
+ * import { toKinesis } from 'rx-kinesis';
+ *
+ * const client = new KinesisClient({});
+ * interval(10)
+ *   .pipe(
+ *     take(1000),
+ *     map((i) => ({ PartitionKey: `device-${i % 20}`, Data: JSON.stringify({ i, t: Date.now() }) })),
+ *     toKinesis({ client, streamName: 'sensors' }),
+ *   )
+ *   .subscribe((e) => console.log(`${e.response.FailedRecordCount} of ${e.items.length} failed`));
+ * ```
+ */
+export function toKinesis<T = KinesisRecordInput>(
+  options: ToKinesisOptions<T>,
+): OperatorFunction<T, PutRecordsEmission<T>> {
+  resolveOptions(options); // a misconfiguration fails where the pipeline is built, not at first item
+  return (source) =>
+    new Observable<PutRecordsEmission<T>>((subscriber) => {
+      const producer = new KinesisProducer<T>(options, (emission) => subscriber.next(emission));
+      // takeUntil lets us leave a synchronous source mid-emission; `stopReason` says why we left.
+      const stop = new Subject<void>();
+      let stopReason: unknown;
+
+      const finish = (error?: unknown) =>
+        producer.end().then(
+          () => (error === undefined ? subscriber.complete() : subscriber.error(error)),
+          (failure) => subscriber.error(failure),
+        );
+
+      const subscription = source.pipe(takeUntil(stop)).subscribe({
+        next: (item) => {
+          const outcome = producer.offer(item);
+          if (outcome === 'accepted') return;
+          if (outcome === 'full') {
+            stopReason = new KinesisSinkError<T>(
+              'BUFFER_OVERFLOW',
+              'the source pushed more than maxBufferedRecords/maxBufferedBytes can hold; ' +
+                'raise them, slow the source, or feed a cold source through putAll()',
+              [item],
+            );
+          } else if (options.onInvalidRecord) {
+            options.onInvalidRecord(outcome);
+            return;
+          } else {
+            stopReason = outcome;
+          }
+          stop.next();
+        },
+        error: (error) => void finish(error),
+        complete: () => void finish(stopReason),
+      });
+
+      return () => {
+        subscription.unsubscribe();
+        producer.destroy();
+      };
+    });
+}
