@@ -15,6 +15,10 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import kinesalite from 'kinesalite';
 
+// The SDK warns once per process that its 2027 releases need Node 22; in our demos and specs it only
+// buries the output. Your own application still shows it unless you set this too.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export interface LocalKinesis {
   readonly endpoint: string;
   /** A client configured for kinesalite; the caller destroys it (or lets `close()` do so). */
