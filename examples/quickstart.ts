@@ -94,7 +94,11 @@ try {
   const seen = new Set<string>();
   for (const shard of Shards) {
     let { ShardIterator: iterator } = await client.send(
-      new GetShardIteratorCommand({ StreamName: STREAM, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      new GetShardIteratorCommand({
+        StreamName: STREAM,
+        ShardId: shard.ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
     );
     const row = { shard: shard.ShardId!, records: 0, bytes: 0 };
     while (iterator) {
@@ -122,7 +126,9 @@ try {
     records: 0,
     bytes: 0,
   });
-  console.log(`${'total'.padEnd(22)} ${String(total.records).padStart(8)} ${String(total.bytes).padStart(11)}`);
+  console.log(
+    `${'total'.padEnd(22)} ${String(total.records).padStart(8)} ${String(total.bytes).padStart(11)}`,
+  );
 
   const ok = intact === READINGS && corrupt === 0 && failed === 0;
   console.log(

@@ -42,12 +42,18 @@ describe('the packed tarball', function () {
 
   it('holds only what users need: dist, README, LICENSE and package.json', () => {
     for (const f of files) expect(f).to.match(/^(dist\/|README\.md$|LICENSE$|package\.json$)/);
-    expect(files).to.include.members(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts']);
+    expect(files).to.include.members([
+      'dist/index.js',
+      'dist/index.cjs',
+      'dist/index.d.ts',
+      'dist/index.d.cts',
+    ]);
   });
 
   it('has no install scripts', () => {
     const pkg = JSON.parse(readFileSync(join(consumer, 'node_modules/rx-kinesis/package.json'), 'utf8'));
-    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) expect(pkg.scripts ?? {}).not.to.have.property(hook);
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare'])
+      expect(pkg.scripts ?? {}).not.to.have.property(hook);
   });
 
   const script = `
