@@ -10,6 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// Plain node, as a user runs it: no tsx loader inherited from the spec runner.
+const userEnv = {
+  ...process.env,
+  NODE_OPTIONS: '',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
 
 describe('the packed tarball', function () {
   this.timeout(120_000);
@@ -65,15 +71,67 @@ describe('the packed tarball', function () {
     const out = execFileSync(
       'node',
       ['--input-type=module', '-e', `${script} const m = await import('rx-kinesis'); console.log(ok(m));`],
-      { cwd: consumer, encoding: 'utf8' },
+      { cwd: consumer, encoding: 'utf8', env: userEnv },
     );
     expect(out.trim()).to.equal('true');
+  });
+
+  it('loads rx-kinesis/testing with import and require', () => {
+    const esm = execFileSync(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        `const t = await import('rx-kinesis/testing'); console.log(typeof t.startEmulator);`,
+      ],
+      { cwd: consumer, encoding: 'utf8', env: userEnv },
+    );
+    const cjs = execFileSync(
+      'node',
+      ['-e', `console.log(typeof require('rx-kinesis/testing').startEmulator)`],
+      {
+        cwd: consumer,
+        encoding: 'utf8',
+        env: userEnv,
+      },
+    );
+    expect([esm.trim(), cjs.trim()]).to.deep.equal(['function', 'function']);
+  });
+
+  it('writes through toKinesis() to the emulator with a default SDK client, from the tarball', () => {
+    const program = `
+      import { KinesisClient } from '@aws-sdk/client-kinesis';
+      import { from, lastValueFrom, toArray } from 'rxjs';
+      import { toKinesis } from 'rx-kinesis';
+      import { startEmulator } from 'rx-kinesis/testing';
+      const emu = await startEmulator({ shards: 2, streamName: 'pack' });
+      const client = new KinesisClient({ endpoint: emu.endpoint, region: 'us-east-1',
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+      const items = Array.from({ length: 1000 }, (_, i) => ({ PartitionKey: 'k' + (i % 37), Data: 'item-' + i }));
+      const out = await lastValueFrom(from(items).pipe(toKinesis({ client, streamName: 'pack' }), toArray()));
+      const delivered = out.flatMap((e) => e.response.Records).filter((r) => r.SequenceNumber).length;
+      console.log(JSON.stringify({ delivered, missing: emu.missing(items.map((r) => ({ partitionKey: r.PartitionKey,
+        data: Buffer.from(r.Data) }))).length, accepted: emu.records.length }));
+      client.destroy();
+      await emu.close();
+    `;
+    const out = execFileSync('node', ['--input-type=module', '-e', program], {
+      cwd: consumer,
+      encoding: 'utf8',
+      env: userEnv,
+    });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).to.deep.equal({
+      delivered: 1000,
+      missing: 0,
+      accepted: 1000,
+    });
   });
 
   it('loads with require (CommonJS)', () => {
     const out = execFileSync('node', ['-e', `${script} console.log(ok(require('rx-kinesis')));`], {
       cwd: consumer,
       encoding: 'utf8',
+      env: userEnv,
     });
     expect(out.trim()).to.equal('true');
   });

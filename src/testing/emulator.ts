@@ -1,0 +1,486 @@
+import { randomUUID } from 'node:crypto';
+import { Http2ServerResponse } from 'node:http2';
+import { KinesisError } from './errors.js';
+import { FaultInjector, type FaultCounts, type FaultOptions, type RequestFate } from './faults.js';
+import { KinesisApi } from './kinesis-api.js';
+import {
+  RecordLedger,
+  type AcceptedRecord,
+  type DuplicateGroup,
+  type ExpectedRecord,
+  type OrderCheckOptions,
+  type OrderViolation,
+} from './ledger.js';
+import { ShardQuota, resolveQuota, type QuotaOptions } from './quota.js';
+import { DualProtocolServer, type AnyRequest, type AnyResponse } from './server.js';
+import type { ShardDescription, Stream } from './stream-state.js';
+
+const TARGET_PREFIX = 'Kinesis_20131202.';
+const CONTENT_TYPE = 'application/x-amz-json-1.1';
+// Far above the 5 MiB request limit once base64 and JSON overhead are added.
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * How to start the emulator. Every field is optional.
+ *
+ * @example
+ * ```ts
+ * const emu = await startEmulator({ shards: 4, streamName: 'demo', quotas: { recordsPerSecond: 500 } });
+ * ```
+ */
+export interface EmulatorOptions {
+  /** Stream created at start, ACTIVE at once. Default `'demo'`. */
+  streamName?: string;
+  /** Its shard count; hash ranges are split evenly like CreateStream does. Default 1. */
+  shards?: number;
+  /** Region in ARNs. Default `'us-east-1'`. */
+  region?: string;
+  /** Account in ARNs and error messages. Default `'000000000000'`. */
+  accountId?: string;
+  /** Per-shard provisioned-mode limits, or `false` for no throttling. Default 1,000 records/s, 1 MiB/s. */
+  quotas?: QuotaOptions | false;
+  /** Largest record, data + partition key. Default 1 MiB. */
+  maxRecordBytes?: number;
+  /** Largest PutRecords request, data + partition keys. Default 5 MiB. */
+  maxRequestBytes?: number;
+  /** Faults to inject from the start (see `setFaults`). Default none. */
+  faults?: FaultOptions;
+  /** Log every accepted record in `emu.records`. Turn off for long runs that only need `stats()`. Default true. */
+  keepRecords?: boolean;
+  /** Keep each record's bytes; when false only a SHA-256 is kept. Default true. */
+  keepData?: boolean;
+  /** Epoch milliseconds, for quotas, timelines and arrival times. Default `Date.now`. */
+  clock?: () => number;
+  /** How long a ListShards NextToken stays valid, ms. Default 300,000 like AWS. */
+  nextTokenTtlMs?: number;
+}
+
+/**
+ * Counters of one shard, as `emu.stats()` reports them.
+ *
+ * @example
+ * ```ts
+ * for (const s of emu.stats().shards) console.log(s.shardId, s.accepted, s.throttled, s.peakPerSecond);
+ * ```
+ */
+export interface ShardStats {
+  readonly shardId: string;
+  readonly open: boolean;
+  readonly parentShardId: string | undefined;
+  readonly adjacentParentShardId: string | undefined;
+  readonly startingHashKey: bigint;
+  readonly endingHashKey: bigint;
+  /** Records written. */
+  readonly accepted: number;
+  /** Records refused with ProvisionedThroughputExceededException. */
+  readonly throttled: number;
+  /** Records failed by injected InternalFailure. */
+  readonly failed: number;
+  /** Bytes written, data + partition keys. */
+  readonly bytes: number;
+  /** Most records accepted in one whole second of the timeline. */
+  readonly peakPerSecond: number;
+  /** Accepted records per second; index = whole seconds since the emulator started. */
+  readonly timeline: readonly number[];
+}
+
+/**
+ * What `emu.stats()` returns: one stream's counters plus the server-wide request and fault counts.
+ *
+ * @example
+ * ```ts
+ * const { accepted, timeline, requests, faults }: EmulatorStats = emu.stats();
+ * ```
+ */
+export interface EmulatorStats {
+  readonly streamName: string;
+  readonly accepted: number;
+  readonly throttled: number;
+  readonly failed: number;
+  readonly bytes: number;
+  /** Accepted records per second over all shards of the stream. */
+  readonly timeline: readonly number[];
+  readonly peakPerSecond: number;
+  readonly shards: readonly ShardStats[];
+  readonly requests: {
+    readonly total: number;
+    /** By operation name (`PutRecords`, `ListShards`, …). */
+    readonly byOperation: Readonly<Record<string, number>>;
+    /** Request-level error responses by error code, injected or not. */
+    readonly errors: Readonly<Record<string, number>>;
+  };
+  readonly faults: Readonly<FaultCounts>;
+}
+
+function peak(timeline: readonly number[]): number {
+  let max = 0;
+  for (const n of timeline) if (n > max) max = n;
+  return max;
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0)) throw new RangeError(`${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+function isClosed(response: AnyResponse): boolean {
+  return response instanceof Http2ServerResponse ? response.stream.destroyed : response.destroyed;
+}
+
+/**
+ * An in-process Amazon Kinesis Data Streams endpoint for tests: PutRecords, PutRecord, ListShards,
+ * DescribeStreamSummary, CreateStream, SplitShard and MergeShards over the SDK's JSON 1.1 protocol, on
+ * HTTP/1.1 and HTTP/2, with provisioned-mode quotas, seeded fault injection, live resharding and a
+ * ledger of what was written. Create it with {@link startEmulator}.
+ *
+ * @example
+ * ```ts
+ * const emu = await startEmulator({ shards: 2 });
+ * const client = new KinesisClient({
+ *   endpoint: emu.endpoint,
+ *   region: 'us-east-1',
+ *   credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+ * });
+ * await client.send(new PutRecordCommand({ StreamName: 'demo', PartitionKey: 'k', Data: Buffer.from('hi') }));
+ * emu.records.length; // 1
+ * await emu.close();
+ * ```
+ */
+export class KinesisEmulator {
+  /** `http://127.0.0.1:PORT`, the `endpoint` for a `KinesisClient`. */
+  readonly endpoint: string;
+  /** The stream created at start. */
+  readonly streamName: string;
+  readonly region: string;
+  readonly accountId: string;
+
+  private readonly faults: FaultInjector;
+  private readonly ledger: RecordLedger;
+  private readonly api: KinesisApi;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly requestCounts = { total: 0, byOperation: {} as Record<string, number> };
+  private readonly errorCounts: Record<string, number> = {};
+
+  private constructor(
+    options: EmulatorOptions,
+    private readonly server: DualProtocolServer,
+  ) {
+    const clock = options.clock ?? Date.now;
+    const quota = options.quotas === false ? undefined : resolveQuota(options.quotas);
+    this.region = options.region ?? 'us-east-1';
+    this.accountId = options.accountId ?? '000000000000';
+    if (!/^\d{12}$/.test(this.accountId)) throw new RangeError('accountId must be 12 digits, as in ARNs');
+    this.streamName = options.streamName ?? 'demo';
+    this.faults = new FaultInjector(options.faults);
+    this.ledger = new RecordLedger(options.keepData ?? true, options.keepRecords ?? true);
+    this.api = new KinesisApi({
+      region: this.region,
+      accountId: this.accountId,
+      maxRecordBytes: positive('maxRecordBytes', options.maxRecordBytes ?? 1024 * 1024),
+      maxRequestBytes: positive('maxRequestBytes', options.maxRequestBytes ?? 5 * 1024 * 1024),
+      nextTokenTtlMs: positive('nextTokenTtlMs', options.nextTokenTtlMs ?? 300_000),
+      faults: this.faults,
+      ledger: this.ledger,
+      clock,
+      startedAt: clock(),
+      makeQuota: quota === undefined ? () => undefined : () => new ShardQuota(quota, clock()),
+    });
+    this.api.createStream(this.streamName, options.shards ?? 1);
+    this.endpoint = `http://127.0.0.1:${server.port}`;
+  }
+
+  /** @internal Use {@link startEmulator}. */
+  static async start(options: EmulatorOptions = {}): Promise<KinesisEmulator> {
+    let emulator: KinesisEmulator | undefined;
+    const server = await DualProtocolServer.listen((request, response) =>
+      emulator?.receive(request, response),
+    );
+    try {
+      emulator = new KinesisEmulator(options, server);
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    return emulator;
+  }
+
+  /** ARN of the stream created at start. */
+  get streamArn(): string {
+    return this.stream().arn;
+  }
+
+  /** Every accepted record, in arrival order (empty with `keepRecords: false`). */
+  get records(): readonly AcceptedRecord[] {
+    return this.ledger.records;
+  }
+
+  /** The faults in force. */
+  get currentFaults(): Readonly<Required<Omit<FaultOptions, 'seed'>>> {
+    return this.faults.current;
+  }
+
+  /** Changes the injected faults while running; omitted fields keep their value, `seed` restarts the PRNG. */
+  setFaults(faults: FaultOptions): void {
+    this.faults.set(faults);
+  }
+
+  /** Creates another stream, ACTIVE at once, as the CreateStream action does. */
+  createStream(streamName: string, shardCount = 1): void {
+    this.api.createStream(streamName, shardCount);
+  }
+
+  /** All shards of a stream (open and closed) in ListShards form. */
+  listShards(streamName = this.streamName): ShardDescription[] {
+    return this.stream(streamName).shards.map((s) => s.describe());
+  }
+
+  /**
+   * Splits an open shard at `newStartingHashKey` (default: mid-range) and returns the two child shard ids.
+   * The parent closes at once; later writes route to the children.
+   */
+  splitShard(
+    shardId: string,
+    newStartingHashKey?: bigint | string,
+    streamName = this.streamName,
+  ): [string, string] {
+    const at = newStartingHashKey === undefined ? undefined : BigInt(newStartingHashKey);
+    const [low, high] = this.stream(streamName).split(shardId, at);
+    return [low.shardId, high.shardId];
+  }
+
+  /** Merges two adjacent open shards and returns the child shard id. */
+  mergeShards(shardId: string, adjacentShardId: string, streamName = this.streamName): string {
+    return this.stream(streamName).merge(shardId, adjacentShardId).shardId;
+  }
+
+  /** The records of `expected` that never landed (multiset: sending one twice expects two copies). */
+  missing(expected: Iterable<ExpectedRecord>, streamName?: string): ExpectedRecord[] {
+    this.requireLedger();
+    return this.ledger.missing(expected, streamName);
+  }
+
+  /**
+   * Records that landed more than once (same partition key and data); `count` is the surplus copies. Pass
+   * what the producer sent if it legitimately sends identical records.
+   */
+  duplicates(
+    expected?: Iterable<ExpectedRecord>,
+    streamName?: string,
+  ): { count: number; groups: DuplicateGroup[] } {
+    this.requireLedger();
+    return this.ledger.duplicates(expected, streamName);
+  }
+
+  /** Per-key order breaks: records that landed before an earlier-sent record of the same key. */
+  orderViolations(sent: Iterable<ExpectedRecord>, options?: OrderCheckOptions): OrderViolation[] {
+    this.requireLedger();
+    return this.ledger.orderViolations(sent, options);
+  }
+
+  /** Forgets the logged records (counters in `stats()` are kept). */
+  clearRecords(): void {
+    this.ledger.clear();
+  }
+
+  /** Counters of one stream (default: the one created at start) and of the whole server. */
+  stats(streamName = this.streamName): EmulatorStats {
+    const shards = this.stream(streamName).shards.map((s): ShardStats => ({
+      shardId: s.shardId,
+      open: s.open,
+      parentShardId: s.parentShardId,
+      adjacentParentShardId: s.adjacentParentShardId,
+      startingHashKey: s.startingHashKey,
+      endingHashKey: s.endingHashKey,
+      accepted: s.accepted,
+      throttled: s.throttled,
+      failed: s.failed,
+      bytes: s.bytes,
+      peakPerSecond: peak(s.timeline),
+      timeline: s.timeline.slice(),
+    }));
+    const timeline: number[] = [];
+    for (const shard of shards) {
+      shard.timeline.forEach((n, second) => (timeline[second] = (timeline[second] ?? 0) + n));
+    }
+    for (let i = 0; i < timeline.length; i++) timeline[i] ??= 0;
+    const sum = (pick: (s: ShardStats) => number): number => shards.reduce((t, s) => t + pick(s), 0);
+    return {
+      streamName,
+      accepted: sum((s) => s.accepted),
+      throttled: sum((s) => s.throttled),
+      failed: sum((s) => s.failed),
+      bytes: sum((s) => s.bytes),
+      timeline,
+      peakPerSecond: peak(timeline),
+      shards,
+      requests: {
+        total: this.requestCounts.total,
+        byOperation: { ...this.requestCounts.byOperation },
+        errors: { ...this.errorCounts },
+      },
+      faults: { ...this.faults.counts },
+    };
+  }
+
+  /** Stops the server and frees every socket, session and timer; requests still delayed are dropped. */
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await this.server.close();
+  }
+
+  private stream(streamName = this.streamName): Stream {
+    const stream = this.api.streams.get(streamName);
+    if (stream === undefined) throw new RangeError(`no stream named ${streamName}`);
+    return stream;
+  }
+
+  private requireLedger(): void {
+    if (!this.ledger.enabled)
+      throw new Error('records are not kept: start the emulator with keepRecords: true');
+  }
+
+  private receive(request: AnyRequest, response: AnyResponse): void {
+    this.requestCounts.total++;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    request.on('end', () => {
+      if (size > MAX_BODY_BYTES) {
+        this.fail(response, new KinesisError('SerializationException', 'Request body too large.', 413));
+        return;
+      }
+      this.dispatch(request, response, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    });
+  }
+
+  private dispatch(request: AnyRequest, response: AnyResponse, body: Buffer): void {
+    const target = request.headers['x-amz-target'];
+    const operation =
+      typeof target === 'string' && target.startsWith(TARGET_PREFIX)
+        ? target.slice(TARGET_PREFIX.length)
+        : '';
+    const counted = operation === '' ? '(unknown target)' : operation;
+    const byOperation = this.requestCounts.byOperation;
+    byOperation[counted] = (byOperation[counted] ?? 0) + 1;
+    if (operation === '' || !this.faults.applies(operation)) {
+      this.execute(request, response, operation, body, 'process');
+      return;
+    }
+    // Both draws happen on arrival so a seeded run does not depend on timer order.
+    const delay = this.faults.delay();
+    const fate = this.faults.fate();
+    if (delay === 0) {
+      this.execute(request, response, operation, body, fate);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.execute(request, response, operation, body, fate);
+    }, delay);
+    this.timers.add(timer);
+  }
+
+  private execute(
+    request: AnyRequest,
+    response: AnyResponse,
+    operation: string,
+    body: Buffer,
+    fate: RequestFate,
+  ): void {
+    if (fate === 'reset') {
+      this.server.reset(request);
+      return;
+    }
+    let input: Record<string, unknown>;
+    try {
+      const parsed: unknown = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TypeError();
+      input = parsed as Record<string, unknown>;
+    } catch {
+      this.fail(
+        response,
+        new KinesisError('SerializationException', 'Could not parse the request body as a JSON object.'),
+      );
+      return;
+    }
+    if (fate === 'fail') {
+      this.fail(response, new KinesisError('InternalFailure', 'Internal service failure.', 500));
+      return;
+    }
+    if (fate === 'throttle') {
+      this.fail(response, this.requestThrottle(input));
+      return;
+    }
+    let result: unknown;
+    try {
+      result = operation === '' ? this.unknownTarget(request) : this.api.handle(operation, input);
+    } catch (error) {
+      this.fail(
+        response,
+        error instanceof KinesisError
+          ? error
+          : new KinesisError('InternalFailure', 'Internal service failure.', 500),
+      );
+      return;
+    }
+    if (fate === 'applyThenReset') {
+      this.server.reset(request);
+      return;
+    }
+    this.send(response, 200, JSON.stringify(result));
+  }
+
+  private unknownTarget(request: AnyRequest): never {
+    const target = request.headers['x-amz-target'];
+    throw new KinesisError('UnknownOperationException', `Unknown X-Amz-Target ${String(target)}.`);
+  }
+
+  private requestThrottle(input: Record<string, unknown>): KinesisError {
+    let where: string;
+    try {
+      where = this.api.resolveStream(input).where();
+    } catch {
+      where = `${String(input.StreamName)} under account ${this.accountId}`;
+    }
+    return new KinesisError(this.faults.current.throttleErrorCode, `Rate exceeded for stream ${where}.`);
+  }
+
+  private fail(response: AnyResponse, error: KinesisError): void {
+    this.errorCounts[error.code] = (this.errorCounts[error.code] ?? 0) + 1;
+    this.send(response, error.status, JSON.stringify(error), error.code);
+  }
+
+  private send(response: AnyResponse, status: number, body: string, errorType?: string): void {
+    if (isClosed(response)) return;
+    const headers: Record<string, string | number> = {
+      'content-type': CONTENT_TYPE,
+      'content-length': Buffer.byteLength(body),
+      'x-amzn-requestid': randomUUID(),
+    };
+    if (errorType !== undefined) headers['x-amzn-errortype'] = errorType;
+    response.writeHead(status, headers);
+    response.end(body);
+  }
+}
+
+/**
+ * Starts a Kinesis emulator on a free loopback port and resolves once it listens.
+ *
+ * @example
+ * ```ts
+ * import { startEmulator } from 'rx-kinesis/testing';
+ *
+ * const emu = await startEmulator({ shards: 4, streamName: 'demo' });
+ * const client = new KinesisClient({ endpoint: emu.endpoint, region: emu.region, credentials });
+ * // ... run the producer ...
+ * expect(emu.missing(sent)).to.deep.equal([]);
+ * await emu.close();
+ * ```
+ */
+export function startEmulator(options: EmulatorOptions = {}): Promise<KinesisEmulator> {
+  return KinesisEmulator.start(options);
+}

@@ -1,0 +1,26 @@
+/**
+ * `rx-kinesis/testing`: an in-process Amazon Kinesis emulator for tests and benchmarks.
+ *
+ * @example
+ * ```ts
+ * import { startEmulator } from 'rx-kinesis/testing';
+ *
+ * const emu = await startEmulator({ shards: 4, streamName: 'demo' });
+ * // point a KinesisClient at emu.endpoint, write, then assert on emu.records / emu.stats()
+ * await emu.close();
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { startEmulator, KinesisEmulator } from './emulator.js';
+export type { EmulatorOptions, EmulatorStats, ShardStats } from './emulator.js';
+export type { FaultOptions, FaultCounts, ThrottleErrorCode } from './faults.js';
+export type { QuotaOptions } from './quota.js';
+export type {
+  AcceptedRecord,
+  ExpectedRecord,
+  DuplicateGroup,
+  OrderViolation,
+  OrderCheckOptions,
+} from './ledger.js';
+export type { ShardDescription } from './stream-state.js';
