@@ -15,6 +15,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly' } },
+  },
+  {
     files: ['examples/**', 'bench/**', 'spec/**'],
     rules: { 'no-console': 'off' },
   },

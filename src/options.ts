@@ -85,7 +85,7 @@ export interface ToKinesisOptions<T = KinesisRecordInput> extends StreamRef {
   retryMaxDelayMs?: number;
   /** Items accepted but not yet finally delivered or failed. Default 200,000. */
   maxBufferedRecords?: number;
-  /** Bytes of those items. Default 256 MiB. */
+  /** Bytes of those items. Default 16 MiB. */
   maxBufferedBytes?: number;
   /** Time source for linger, backoff and refills; pass a virtual one in tests. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
@@ -138,7 +138,7 @@ export function resolveOptions<T>(options: ToKinesisOptions<T>): ResolvedOptions
     retryBaseDelayMs: 100,
     retryMaxDelayMs: 5_000,
     maxBufferedRecords: 200_000,
-    maxBufferedBytes: 256 * 1024 * 1024,
+    maxBufferedBytes: 16 * 1024 * 1024,
     scheduler: asyncScheduler,
     random: Math.random,
     toRecord: (item: T) => item as unknown as KinesisRecordInput,

@@ -4,6 +4,7 @@ import {
   type PutRecordsInput,
   type PutRecordsOutput,
 } from '@aws-sdk/client-kinesis';
+import { setMaxListeners } from 'node:events';
 import { Fifo } from './fifo.js';
 import type { PendingRecord } from './pending.js';
 
@@ -43,7 +44,10 @@ export class Sender<T> {
     private readonly maxInFlight: number,
     private readonly now: () => number,
     private readonly handlers: SendHandlers<T>,
-  ) {}
+  ) {
+    // Every request in flight listens on the one signal; that is by design, not a leak.
+    setMaxListeners(Infinity, this.abort.signal);
+  }
 
   /** Requests in flight plus batches waiting for a slot. */
   get busy(): boolean {

@@ -47,26 +47,33 @@ function bump(limiter: Bottleneck, tokens: number): void {
 /** One dimension (records or bytes) of every shard: a Bottleneck.Group and the exact bucket behind each key. */
 class Dimension {
   private readonly group: Bottleneck.Group | undefined;
-  private readonly buckets = new Map<string, { limiter: Bottleneck; bucket: TokenBucket }>();
+  private readonly buckets = new Map<
+    string,
+    { limiter: Bottleneck; bucket: TokenBucket; rearm?: () => void }
+  >();
   readonly capacity: number;
 
   constructor(
     private readonly perSecond: number,
     burstMs: number,
-    minCapacity: number,
     private readonly scheduler: SchedulerLike,
   ) {
-    this.capacity = Math.max(1, Math.ceil((perSecond * burstMs) / 1000), minCapacity);
+    // Records larger than the bucket still pass (see TokenBucket), so the bucket stays small and writes smooth.
+    this.capacity = Math.max(1, Math.ceil((perSecond * burstMs) / 1000));
     if (perSecond !== Infinity) {
       // One bucket per key; Bottleneck holds the reservoir and the waiting job, we add exactly what accrued.
       this.group = new Bottleneck.Group({ reservoir: this.capacity, maxConcurrent: null, minTime: 0 });
     }
   }
 
-  /** Resolves once `weight` tokens are taken from the shard's bucket. */
-  async take(shardId: string, weight: number, timers: Set<Subscription>): Promise<void> {
+  /**
+   * Resolves once `weight` tokens are taken from the shard's bucket, or with `consume` false, once they are
+   * there (leaving them in the bucket).
+   */
+  async take(shardId: string, weight: number, timers: Set<Subscription>, consume = true): Promise<void> {
     if (!this.group) return;
-    const { limiter, bucket } = this.entry(shardId);
+    const entry = this.entry(shardId);
+    const { limiter, bucket } = entry;
     const admitted = Math.min(weight, this.capacity);
     const topUp = () => {
       const added = bucket.refill(this.scheduler.now());
@@ -75,22 +82,33 @@ class Dimension {
     topUp();
     let timer: Subscription | undefined;
     const waitForTokens = () => {
+      if (timer) {
+        timer.unsubscribe();
+        timers.delete(timer);
+        timer = undefined;
+      }
       const ms = bucket.msUntil(admitted);
       if (ms === 0) return;
       timer = this.scheduler.schedule(() => {
         timers.delete(timer!);
+        timer = undefined;
         topUp();
         waitForTokens();
       }, ms);
       timers.add(timer);
     };
     waitForTokens();
+    // A throttle charged while this waits (even while Bottleneck is still registering the job, after the
+    // bucket looked full enough) leaves the reservoir short with no timer to top it up: owe() re-arms it.
+    entry.rearm = waitForTokens;
     try {
       await limiter.schedule({ weight: admitted }, async () => {
+        if (!consume) return bump(limiter, admitted); // only waited for them: hand the reservoir back
         bucket.level -= weight;
         if (weight > admitted) bump(limiter, admitted - weight);
       });
     } finally {
+      if (entry.rearm === waitForTokens) entry.rearm = undefined;
       if (timer) {
         timer.unsubscribe();
         timers.delete(timer);
@@ -101,9 +119,10 @@ class Dimension {
   /** Takes tokens the shard turned out not to have (it throttled): later writes wait for the refill. */
   owe(shardId: string, weight: number): void {
     if (!this.group) return;
-    const { limiter, bucket } = this.entry(shardId);
+    const { limiter, bucket, rearm } = this.entry(shardId);
     bucket.level -= weight;
     bump(limiter, -weight);
+    rearm?.();
   }
 
   keys(): string[] {
@@ -140,8 +159,6 @@ export interface ShardLimiterOptions {
   bytesPerSecond: number;
   /** Bucket capacity, as milliseconds of the rate. */
   burstMs: number;
-  /** The bytes bucket holds at least one whole record of this size. */
-  maxRecordBytes: number;
   scheduler: SchedulerLike;
 }
 
@@ -152,7 +169,7 @@ export interface ShardLimiterOptions {
  * @example
  * ```ts
  * const limiters = new ShardLimiters({ recordsPerSecond: 1000, bytesPerSecond: 1 << 20, burstMs: 100,
- *   maxRecordBytes: 1 << 20, scheduler: asyncScheduler });
+ *   scheduler: asyncScheduler });
  * await limiters.admit('shardId-000000000000', 100, 10_000);
  * await limiters.close();
  * ```
@@ -163,22 +180,21 @@ export class ShardLimiters {
   private readonly timers = new Set<Subscription>();
 
   constructor(options: ShardLimiterOptions) {
-    this.records = new Dimension(options.recordsPerSecond, options.burstMs, 1, options.scheduler);
-    this.bytes = new Dimension(
-      options.bytesPerSecond,
-      options.burstMs,
-      options.maxRecordBytes,
-      options.scheduler,
-    );
+    this.records = new Dimension(options.recordsPerSecond, options.burstMs, options.scheduler);
+    this.bytes = new Dimension(options.bytesPerSecond, options.burstMs, options.scheduler);
   }
 
-  /** The largest chunk one admission should ask for: one bucket's worth in each dimension. */
+  /** The largest chunk one admission should ask for: one bucket's worth in each dimension (a bigger
+   * single record still goes alone). */
   get maxChunk(): { records: number; bytes: number } {
     return { records: this.records.capacity, bytes: this.bytes.capacity };
   }
 
   /** Resolves once the shard's buckets have given `records` and `bytes` tokens. */
   async admit(shardId: string, records: number, bytes: number): Promise<void> {
+    // Wait for the bytes before taking the records: records taken while the bytes are still short would be
+    // sent only later, after their own bucket refilled meanwhile, and arrive together with the next ones.
+    await this.bytes.take(shardId, bytes, this.timers, false);
     await this.records.take(shardId, records, this.timers);
     await this.bytes.take(shardId, bytes, this.timers);
   }
