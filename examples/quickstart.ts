@@ -38,7 +38,6 @@ function* readings(): Generator<Reading> {
 }
 
 const local = await startLocalKinesis();
-let exitCode = 1;
 try {
   await local.createStream(STREAM, SHARDS);
   const client = local.client();
@@ -136,8 +135,7 @@ try {
       ? `\nOK: all ${READINGS} readings came back byte for byte in ${((Date.now() - started) / 1000).toFixed(1)} s.`
       : `\nFAILED: ${intact} intact, ${corrupt} corrupt or duplicated, ${READINGS - intact} missing, ${failed} failed.`,
   );
-  exitCode = ok ? 0 : 1;
+  process.exitCode = ok ? 0 : 1;
 } finally {
   await local.close();
 }
-process.exitCode = exitCode;

@@ -101,3 +101,15 @@ export function describeError(error: unknown): string {
   const status = e.$metadata?.httpStatusCode;
   return `${e.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}`;
 }
+
+/**
+ * A pipeline failure with more items in its `unsent`: items its caller held but the producer never took
+ * (the one the source was left at, or the one a cold source had in hand), so that none goes missing.
+ * Anything but a `KinesisSinkError`, and an empty `items`, come back unchanged.
+ */
+export function withUnsent<T>(failure: unknown, items: readonly T[]): unknown {
+  if (!(failure instanceof KinesisSinkError) || items.length === 0) return failure;
+  const unsent = [...(failure.unsent as readonly T[]), ...items];
+  const message = failure.message.replace(/\(\d+ items unsent\)$/, `(${unsent.length} items unsent)`);
+  return new KinesisSinkError<T>(failure.code, message, unsent, { cause: failure.cause });
+}

@@ -78,6 +78,8 @@ export class KinesisProducer<T = KinesisRecordInput> {
   constructor(
     options: ToKinesisOptions<T>,
     private readonly onEmission: (emission: PutRecordsEmission<T>) => void = () => {},
+    /** Called once, synchronously, when the pipeline has failed: stop feeding it (`end()` rejects). */
+    private readonly onFailed: () => void = () => {},
   ) {
     const o = (this.options = resolveOptions(options));
     const stream = streamFields(o);
@@ -88,7 +90,6 @@ export class KinesisProducer<T = KinesisRecordInput> {
       recordsPerSecond: o.shardRecordsPerSecond,
       bytesPerSecond: o.shardBytesPerSecond,
       burstMs: o.shardBurstMs,
-      maxRecordBytes: o.maxRecordBytes,
       scheduler: o.scheduler,
     });
     this.collector = new BatchCollector<T>(
@@ -378,6 +379,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
       this.settleFinished.reject(
         new KinesisSinkError<T>(code, `${message} (${unsent.length} items unsent)`, unsent, { cause }),
       );
+      this.onFailed();
     }
   }
 }

@@ -1,4 +1,5 @@
 import { Observable } from 'rxjs';
+import { withUnsent } from './errors.js';
 import type { PutRecordsEmission, ToKinesisOptions } from './options.js';
 import { KinesisProducer } from './producer.js';
 import type { KinesisRecordInput } from './records.js';
@@ -28,10 +29,14 @@ export function putAll<T = KinesisRecordInput>(
 
     void (async () => {
       let stopReason: unknown;
+      // Pulled from the source but not (yet) taken by the producer: if the pipeline fails, it is unsent too.
+      let inHand: T[] = [];
       try {
         for await (const item of source) {
           if (cancelled) return;
+          inHand = [item];
           await producer.put(item);
+          inHand = [];
         }
       } catch (error) {
         if (cancelled) return;
@@ -39,7 +44,7 @@ export function putAll<T = KinesisRecordInput>(
       }
       producer.end().then(
         () => (stopReason === undefined ? subscriber.complete() : subscriber.error(stopReason)),
-        (failure) => subscriber.error(failure),
+        (failure) => subscriber.error(withUnsent(failure, inHand)),
       );
     })();
 

@@ -91,6 +91,9 @@ export class ShardLanes<T> {
     } finally {
       lane.pumping = false;
     }
+    // A record pushed after admitAll() saw the lane empty, but before this continuation ran, found the lane
+    // still pumping and did not start a pump: take it up, or it would wait forever.
+    if (!this.closed && lane.retries.length + lane.fresh.length > 0) return this.pump(lane);
     if (this.queued === 0 && !this.closed) this.onIdle();
   }
 

@@ -1,8 +1,8 @@
 import { Observable, Subject, takeUntil, type OperatorFunction } from 'rxjs';
-import { KinesisSinkError } from './errors.js';
+import { KinesisSinkError, withUnsent } from './errors.js';
 import { resolveOptions, type PutRecordsEmission, type ToKinesisOptions } from './options.js';
 import { KinesisProducer } from './producer.js';
-import type { KinesisRecordInput } from './records.js';
+import { InvalidRecordError, type KinesisRecordInput } from './records.js';
 
 /**
  * Writes an Observable's items to a Kinesis data stream and emits one {@link PutRecordsEmission} per
@@ -41,15 +41,22 @@ export function toKinesis<T = KinesisRecordInput>(
   resolveOptions(options); // a misconfiguration fails where the pipeline is built, not at first item
   return (source) =>
     new Observable<PutRecordsEmission<T>>((subscriber) => {
-      const producer = new KinesisProducer<T>(options, (emission) => subscriber.next(emission));
       // takeUntil lets us leave a synchronous source mid-emission; `stopReason` says why we left.
       const stop = new Subject<void>();
       let stopReason: unknown;
+      // When the pipeline fails (a fatal request error), leave the source at once: the error is reported
+      // now, not whenever a long-lived source completes, and no item arrives once `unsent` is settled.
+      const producer = new KinesisProducer<T>(
+        options,
+        (emission) => subscriber.next(emission),
+        () => stop.next(),
+      );
 
       const finish = (error?: unknown) =>
         producer.end().then(
           () => (error === undefined ? subscriber.complete() : subscriber.error(error)),
-          (failure) => subscriber.error(failure),
+          // The item the source was left at (it did not fit, or was invalid) was not delivered either.
+          (failure) => subscriber.error(withUnsent(failure, itemsOf<T>(error))),
         );
 
       const subscription = source.pipe(takeUntil(stop)).subscribe({
@@ -80,4 +87,11 @@ export function toKinesis<T = KinesisRecordInput>(
         producer.destroy();
       };
     });
+}
+
+/** The items a stop reason carries: the one that did not fit, or the invalid one. */
+function itemsOf<T>(stopReason: unknown): readonly T[] {
+  if (stopReason instanceof InvalidRecordError) return [stopReason.item as T];
+  if (stopReason instanceof KinesisSinkError) return stopReason.unsent as readonly T[];
+  return [];
 }

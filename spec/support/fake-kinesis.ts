@@ -1,0 +1,534 @@
+/**
+ * Test support: an in-memory fake `KinesisClient` and a virtual-time rxjs scheduler.
+ *
+ * The fake answers `ListShards` and `PutRecords` the way Kinesis does (evenly split hash-key ranges, MD5 or
+ * ExplicitHashKey routing, per-record `ShardId`/`SequenceNumber` or `ErrorCode`), validates requests against
+ * the service limits, records every call, and injects per-record failures and request errors from pluggable,
+ * seedable policies. It honours `abortSignal`.
+ */
+import {
+  ListShardsCommand,
+  PutRecordsCommand,
+  type KinesisClient,
+  type ListShardsInput,
+  type ListShardsOutput,
+  type PutRecordsInput,
+  type PutRecordsOutput,
+  type PutRecordsRequestEntry,
+  type PutRecordsResultEntry,
+} from '@aws-sdk/client-kinesis';
+import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { hashKeyOf } from '../../src/hash-key.js';
+
+export const MAX_HASH_KEY = (1n << 128n) - 1n;
+const KINESIS_MAX_RECORDS = 500;
+const KINESIS_MAX_REQUEST_BYTES = 5 * 1024 * 1024;
+const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------------------
+// Deterministic randomness
+
+/** mulberry32: a small seedable PRNG, uniform in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 15), z | 1);
+    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
+    return ((z ^ (z >>> 14)) >>> 0) / 0x1_0000_0000;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors shaped like the SDK's
+
+/** An error as the SDK throws it for a service answer: `name` is the error code, `$metadata` the status. */
+export function sdkError(name: string, httpStatusCode: number, message = name): Error {
+  return Object.assign(new Error(message), {
+    name,
+    $fault: httpStatusCode >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode },
+  });
+}
+
+/** A fatal request error: the stream does not exist (or another non-retryable 400). */
+export const fatalError = (name = 'ResourceNotFoundException') => sdkError(name, 400, `${name}: fake`);
+/** A retryable 500. */
+export const serverError = () => sdkError('InternalFailure', 500);
+/** A retryable whole-request throttle. */
+export const throttleError = () => sdkError('ProvisionedThroughputExceededException', 400);
+/** A network failure: no HTTP answer, so no `$metadata`. */
+export const networkError = () =>
+  Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET' });
+/** What the SDK rejects with when the request's abort signal fires. */
+export const abortError = () => Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+
+// ---------------------------------------------------------------------------------------------------------
+// The fake client
+
+export type RecordOutcome = 'ok' | 'ProvisionedThroughputExceededException' | 'InternalFailure';
+
+export interface RecordContext {
+  /** Index of the PutRecords call (0-based, counting every call, errored ones included). */
+  request: number;
+  /** Index of the entry in the request. */
+  index: number;
+  entry: PutRecordsRequestEntry;
+  shardId: string;
+}
+
+/** Decides each entry's fate. */
+export type RecordPolicy = (ctx: RecordContext) => RecordOutcome;
+/** Returns an error to throw for the whole PutRecords call, or undefined to answer it. */
+export type RequestPolicy = (ctx: { request: number; input: PutRecordsInput }) => unknown;
+
+export interface FakeKinesisOptions {
+  shards?: number;
+  streamName?: string;
+  streamARN?: string;
+  records?: RecordPolicy;
+  requests?: RequestPolicy;
+  /** Returns an error to throw for the n-th ListShards call, or undefined. */
+  listShards?: (call: number) => unknown;
+  /** Shards per ListShards page (NextToken paging). Default: all. */
+  listShardsPageSize?: number;
+  /** Real milliseconds before a PutRecords call answers. Default 0 (a microtask). */
+  latencyMs?: number | ((request: number) => number);
+  /** Clock recorded as each request's arrival time. Default `performance.now`. */
+  now?: () => number;
+}
+
+export interface FakeShard {
+  readonly shardId: string;
+  readonly start: bigint;
+  readonly end: bigint;
+}
+
+export interface RecordedRequest {
+  readonly index: number;
+  readonly input: PutRecordsInput;
+  /** `now()` when the call arrived. */
+  readonly at: number;
+  /** The shard each entry routes to. */
+  readonly shardIds: readonly string[];
+  readonly signal: AbortSignal | undefined;
+  outcome: 'pending' | 'response' | 'error' | 'aborted';
+  response?: PutRecordsOutput;
+  error?: unknown;
+}
+
+export interface StoredRecord {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  readonly explicitHashKey: string | undefined;
+  readonly data: Uint8Array;
+}
+
+/** Bytes one entry counts against the limits: data + UTF-8 partition key. */
+export function entryBytes(entry: PutRecordsRequestEntry): number {
+  return (entry.Data?.byteLength ?? 0) + Buffer.byteLength(entry.PartitionKey ?? '', 'utf8');
+}
+
+/** Shard ranges as Kinesis creates them: the hash-key space split evenly. */
+export function evenShards(n: number): FakeShard[] {
+  const space = MAX_HASH_KEY + 1n;
+  return Array.from({ length: n }, (_, i) => ({
+    shardId: `shardId-${String(i).padStart(12, '0')}`,
+    start: (space * BigInt(i)) / BigInt(n),
+    end: (space * BigInt(i + 1)) / BigInt(n) - 1n,
+  }));
+}
+
+export class FakeKinesis {
+  readonly shards: readonly FakeShard[];
+  readonly streamName: string;
+  readonly streamARN: string;
+  /** Every PutRecords call, in arrival order. */
+  readonly requests: RecordedRequest[] = [];
+  /** Every ListShards call's input. */
+  readonly listShardsCalls: ListShardsInput[] = [];
+  /** Accepted records per shard, in sequence order. */
+  readonly stored = new Map<string, StoredRecord[]>();
+  /** Requests that broke a Kinesis limit (they were answered with a ValidationException). */
+  readonly violations: string[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  /** The object to pass as `client`. */
+  readonly client: KinesisClient;
+  private sequence = 0;
+
+  constructor(private readonly options: FakeKinesisOptions = {}) {
+    this.shards = evenShards(options.shards ?? 4);
+    this.streamName = options.streamName ?? 'fake-stream';
+    this.streamARN = options.streamARN ?? `arn:aws:kinesis:us-east-1:123456789012:stream/${this.streamName}`;
+    for (const s of this.shards) this.stored.set(s.shardId, []);
+    this.client = {
+      send: (command: unknown, sendOptions?: { abortSignal?: AbortSignal }) =>
+        this.send(command, sendOptions?.abortSignal),
+    } as unknown as KinesisClient;
+  }
+
+  shardFor(entry: PutRecordsRequestEntry): string {
+    const key =
+      entry.ExplicitHashKey !== undefined ? BigInt(entry.ExplicitHashKey) : hashKeyOf(entry.PartitionKey!);
+    const shard = this.shards.find((s) => key >= s.start && key <= s.end);
+    if (!shard) throw new Error(`fake: no shard for ${key}`);
+    return shard.shardId;
+  }
+
+  /** Every stored record, all shards. */
+  get allStored(): StoredRecord[] {
+    return [...this.stored.values()].flat();
+  }
+
+  private async send(command: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+    if (command instanceof ListShardsCommand) return this.listShards(command.input, signal);
+    if (command instanceof PutRecordsCommand) return this.putRecords(command.input, signal);
+    throw new Error(`fake: unsupported command ${(command as object)?.constructor?.name}`);
+  }
+
+  private checkStream(input: { StreamName?: string; StreamARN?: string }): void {
+    if (input.StreamName === undefined && input.StreamARN === undefined) {
+      throw sdkError('ValidationException', 400, 'either StreamName or StreamARN is required');
+    }
+    if (
+      (input.StreamName !== undefined && input.StreamName !== this.streamName) ||
+      (input.StreamARN !== undefined && input.StreamARN !== this.streamARN)
+    ) {
+      throw sdkError('ResourceNotFoundException', 400, 'Stream not found');
+    }
+  }
+
+  private async listShards(
+    input: ListShardsInput,
+    signal: AbortSignal | undefined,
+  ): Promise<ListShardsOutput> {
+    const call = this.listShardsCalls.length;
+    this.listShardsCalls.push(input);
+    await Promise.resolve();
+    if (signal?.aborted) throw abortError();
+    const injected = this.options.listShards?.(call);
+    if (injected) throw injected;
+    let from = 0;
+    if (input.NextToken !== undefined) {
+      if (input.StreamName !== undefined || input.StreamARN !== undefined) {
+        throw sdkError(
+          'InvalidArgumentException',
+          400,
+          'NextToken and StreamName cannot be provided together',
+        );
+      }
+      from = Number(input.NextToken.replace('token-', ''));
+    } else {
+      this.checkStream(input);
+    }
+    const size = this.options.listShardsPageSize ?? this.shards.length;
+    const page = this.shards.slice(from, from + size);
+    return {
+      Shards: page.map((s) => ({
+        ShardId: s.shardId,
+        HashKeyRange: { StartingHashKey: s.start.toString(), EndingHashKey: s.end.toString() },
+        SequenceNumberRange: { StartingSequenceNumber: '0' },
+      })),
+      NextToken: from + size < this.shards.length ? `token-${from + size}` : undefined,
+    };
+  }
+
+  private validate(input: PutRecordsInput): string | undefined {
+    const records = input.Records ?? [];
+    if (records.length < 1 || records.length > KINESIS_MAX_RECORDS) return `${records.length} records`;
+    let total = 0;
+    for (const r of records) {
+      const bytes = entryBytes(r);
+      if (!(r.Data instanceof Uint8Array)) return 'Data is not bytes';
+      if (!r.PartitionKey || r.PartitionKey.length > 256) return 'bad PartitionKey';
+      if (bytes > KINESIS_MAX_RECORD_BYTES) return `record of ${bytes} bytes`;
+      total += bytes;
+    }
+    if (total > KINESIS_MAX_REQUEST_BYTES) return `request of ${total} bytes`;
+    return undefined;
+  }
+
+  private async putRecords(
+    input: PutRecordsInput,
+    signal: AbortSignal | undefined,
+  ): Promise<PutRecordsOutput> {
+    const index = this.requests.length;
+    const entries = input.Records ?? [];
+    const recorded: RecordedRequest = {
+      index,
+      input,
+      at: (this.options.now ?? (() => performance.now()))(),
+      shardIds: entries.map((e) => this.shardFor(e)),
+      signal,
+      outcome: 'pending',
+    };
+    this.requests.push(recorded);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await this.wait(index, signal);
+      const violation = this.validate(input);
+      if (violation) {
+        this.violations.push(violation);
+        throw sdkError('ValidationException', 400, violation);
+      }
+      const injected = this.options.requests?.({ request: index, input });
+      if (injected) throw injected;
+      this.checkStream(input);
+      const results: PutRecordsResultEntry[] = entries.map((entry, i) => {
+        const shardId = recorded.shardIds[i];
+        const outcome = this.options.records?.({ request: index, index: i, entry, shardId }) ?? 'ok';
+        if (outcome !== 'ok') {
+          return { ErrorCode: outcome, ErrorMessage: `fake ${outcome} for shard ${shardId}` };
+        }
+        const sequenceNumber = String(++this.sequence).padStart(20, '0');
+        this.stored.get(shardId)!.push({
+          shardId,
+          sequenceNumber,
+          partitionKey: entry.PartitionKey!,
+          explicitHashKey: entry.ExplicitHashKey,
+          data: entry.Data!,
+        });
+        return { ShardId: shardId, SequenceNumber: sequenceNumber };
+      });
+      const response: PutRecordsOutput = {
+        FailedRecordCount: results.filter((r) => r.ErrorCode !== undefined).length,
+        Records: results,
+      };
+      recorded.outcome = 'response';
+      recorded.response = response;
+      return response;
+    } catch (error) {
+      recorded.outcome = (error as Error)?.name === 'AbortError' ? 'aborted' : 'error';
+      recorded.error = error;
+      throw error;
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private wait(index: number, signal: AbortSignal | undefined): Promise<void> {
+    const latency = this.options.latencyMs;
+    const ms = typeof latency === 'function' ? latency(index) : (latency ?? 0);
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(abortError());
+      if (ms <= 0) {
+        // Answer on a microtask, still checking for an abort meanwhile.
+        queueMicrotask(() => (signal?.aborted ? reject(abortError()) : resolve()));
+        return;
+      }
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(abortError());
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Virtual time
+
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+const realSetImmediate = globalThis.setImmediate;
+
+/**
+ * An rxjs scheduler whose clock only moves when the test says so. `runUntil()` alternates: let real work
+ * finish (promise chains, and the `setTimeout(0)` yields Bottleneck takes between its steps), then jump the
+ * clock to the earliest scheduled action and run it.
+ *
+ * To know when real work has finished it counts the real `setTimeout`s pending: the global is wrapped
+ * between `install()` and `uninstall()` (use `withVirtualTime`), and the event loop is quiet once none is
+ * left.
+ */
+export class VirtualScheduler implements SchedulerLike {
+  private time: number;
+  private seq = 0;
+  private readonly queue: VirtualAction<unknown>[] = [];
+  private readonly realTimers = new Set<unknown>();
+  private installed = false;
+  /** Actions run so far. */
+  steps = 0;
+
+  constructor(start = 0) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  schedule<S>(work: (this: SchedulerAction<S>, state?: S) => void, delay?: number, state?: S): Subscription {
+    return new VirtualAction<S>(this, work).schedule(state, delay);
+  }
+
+  /** Actions waiting (scheduled and not cancelled). */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** @internal */
+  enqueue(action: VirtualAction<unknown>, delay: number): void {
+    this.dequeue(action);
+    action.at = this.time + (Number.isFinite(delay) && delay > 0 ? delay : 0);
+    action.seq = this.seq++;
+    this.queue.push(action);
+  }
+
+  /** @internal */
+  dequeue(action: VirtualAction<unknown>): void {
+    const i = this.queue.indexOf(action);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+
+  /** Lets real work (microtasks, short real timers) run until the event loop is quiet. */
+  async settle(): Promise<void> {
+    if (!this.installed) throw new Error('VirtualScheduler: install() first (or use withVirtualTime)');
+    let quiet = 0;
+    while (quiet < 2) {
+      await new Promise<void>((r) => realSetImmediate(r));
+      quiet = this.realTimers.size === 0 ? quiet + 1 : 0;
+    }
+  }
+
+  /**
+   * Runs actions in time order, settling real work before each, until `done()` holds.
+   * @throws when `done()` does not hold and nothing is scheduled before `maxTime` (a hang), or after
+   * `maxSteps` actions or `realTimeoutMs` of real time (a livelock) — before mocha's own timeout, so that
+   * `withVirtualTime` still restores the timers.
+   */
+  async runUntil(
+    done: () => boolean,
+    { maxTime = 24 * 3600_000, maxSteps = 1_000_000, realTimeoutMs = 45_000 } = {},
+  ): Promise<void> {
+    const deadline = performance.now() + realTimeoutMs;
+    for (let steps = 0; ; steps++) {
+      await this.settle();
+      if (done()) return;
+      if (steps >= maxSteps || performance.now() > deadline) {
+        throw new Error(`VirtualScheduler: still not done at t=${this.time} after ${steps} actions`);
+      }
+      if (!this.runNext(maxTime)) {
+        throw new Error(`VirtualScheduler: stuck at t=${this.time}, ${this.queue.length} actions pending`);
+      }
+    }
+  }
+
+  /** Advances the clock by `ms`, running every action due meanwhile. */
+  async advance(ms: number): Promise<void> {
+    const until = this.time + ms;
+    do await this.settle();
+    while (this.runNext(until));
+    this.time = until;
+    await this.settle();
+  }
+
+  /**
+   * Wraps the global `setTimeout`/`clearTimeout` to count pending real timers. Zero-delay timers (Bottleneck
+   * yields with `setTimeout(fn, 0)` between its steps, and Node makes that at least 1 ms) run as
+   * `setImmediate` instead, so a settle takes microseconds rather than milliseconds per step.
+   */
+  install(): void {
+    if (this.installed) return;
+    this.installed = true;
+    const timers = this.realTimers;
+    const immediates = new Set<unknown>();
+    globalThis.setTimeout = ((fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+      if (!((ms ?? 0) >= 1)) {
+        const immediate = realSetImmediate(() => {
+          timers.delete(immediate);
+          immediates.delete(immediate);
+          fn(...args);
+        });
+        timers.add(immediate);
+        immediates.add(immediate);
+        return immediate;
+      }
+      const handle = realSetTimeout(() => {
+        timers.delete(handle);
+        fn(...args);
+      }, ms);
+      // Only short timers are waited for; a long one would stall every settle.
+      if ((ms ?? 0) < 1000) timers.add(handle);
+      return handle;
+    }) as unknown as typeof setTimeout;
+    globalThis.clearTimeout = ((handle: Parameters<typeof clearTimeout>[0]) => {
+      timers.delete(handle);
+      if (immediates.delete(handle)) clearImmediate(handle as unknown as NodeJS.Immediate);
+      else realClearTimeout(handle);
+    }) as typeof clearTimeout;
+  }
+
+  uninstall(): void {
+    if (!this.installed) return;
+    this.installed = false;
+    globalThis.setTimeout = realSetTimeout;
+    globalThis.clearTimeout = realClearTimeout;
+    this.realTimers.clear();
+  }
+
+  private runNext(limit: number): boolean {
+    if (this.queue.length === 0) return false;
+    let next = 0;
+    for (let i = 1; i < this.queue.length; i++) {
+      const a = this.queue[i];
+      const b = this.queue[next];
+      if (a.at < b.at || (a.at === b.at && a.seq < b.seq)) next = i;
+    }
+    const action = this.queue[next];
+    if (action.at > limit) return false;
+    this.queue.splice(next, 1);
+    this.time = Math.max(this.time, action.at);
+    this.steps++;
+    action.run();
+    return true;
+  }
+}
+
+/** Runs `fn` with a fresh, installed VirtualScheduler; uninstalls it afterwards whatever happens. */
+export async function withVirtualTime<R>(fn: (scheduler: VirtualScheduler) => Promise<R>): Promise<R> {
+  const scheduler = new VirtualScheduler();
+  scheduler.install();
+  try {
+    return await fn(scheduler);
+  } finally {
+    scheduler.uninstall();
+  }
+}
+
+class VirtualAction<S> extends Subscription implements SchedulerAction<S> {
+  at = 0;
+  seq = 0;
+  private state: S | undefined;
+  private rescheduled = false;
+
+  constructor(
+    private readonly scheduler: VirtualScheduler,
+    private readonly work: (this: SchedulerAction<S>, state?: S) => void,
+  ) {
+    super(() => scheduler.dequeue(this as VirtualAction<unknown>));
+  }
+
+  schedule(state?: S, delay = 0): Subscription {
+    if (this.closed) return this;
+    this.state = state;
+    this.rescheduled = true;
+    this.scheduler.enqueue(this as VirtualAction<unknown>, delay);
+    return this;
+  }
+
+  run(): void {
+    if (this.closed) return;
+    this.rescheduled = false;
+    this.work.call(this, this.state);
+    if (!this.rescheduled) this.unsubscribe();
+  }
+}
