@@ -3,7 +3,7 @@
  * writes bench/RESULTS.md and bench/shard-rate.svg. A missed target is reported as MISSED with the measured
  * number; scenarios are never tuned to pass.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { machine, type Row } from './harness.js';
 import { shardRateChart } from './chart.js';
@@ -53,35 +53,54 @@ for (const [n, run] of scenarios) {
   );
 }
 
-const header = ['scenario', 'measure', 'value', 'target', 'verdict', 'note'];
-const table = [
-  `| ${header.join(' | ')} |`,
-  `| ${header.map(() => '---').join(' | ')} |`,
-  ...rows.map(
-    (r) => `| ${[r.scenario, r.measure, r.value, r.target, r.verdict, r.note ?? ''].join(' | ')} |`,
-  ),
-].join('\n');
-
-console.log(`\n${table}\n`);
-
+// Results accumulate in results.json by scenario, so a partial run (`npm run bench -- 7`) updates its own
+// rows and keeps the others, each with the date and machine it was measured on.
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+type Stored = Record<string, { date: string; machine: string; rows: Row[] }>;
+const stored: Stored = existsSync(here('./results.json'))
+  ? JSON.parse(readFileSync(here('./results.json'), 'utf8'))
+  : {};
+const today = new Date().toISOString().slice(0, 10);
+for (const [n] of scenarios) {
+  const measured = rows.filter((r) => r.scenario.startsWith(`${n}.`));
+  if (measured.length > 0) stored[n] = { date: today, machine: machine(), rows: measured };
+}
+writeFileSync(here('./results.json'), JSON.stringify(stored, null, 2) + '\n');
+
+const header = ['scenario', 'measure', 'value', 'target', 'verdict', 'note', 'measured'];
+const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+const table = (entries: [string, Stored[string]][]) =>
+  [
+    line(header),
+    line(header.map(() => '---')),
+    ...entries.flatMap(([, s]) =>
+      s.rows.map((r) => line([r.scenario, r.measure, r.value, r.target, r.verdict, r.note ?? '', s.date])),
+    ),
+  ].join('\n');
+
+console.log(`\n${table(Object.entries(stored).filter(([n]) => wanted(Number(n))))}\n`);
+console.log(`this run: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
 if (chart) writeFileSync(here('./shard-rate.svg'), shardRateChart(chart, 1000));
+const machines = [...new Set(Object.values(stored).map((s) => s.machine))];
 writeFileSync(
   here('./RESULTS.md'),
   `# Benchmark results
 
-Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}; ${((Date.now() - started) / 1000).toFixed(0)} s in all.
+Produced by \`npm run bench\` (a full run takes about 5 minutes). Machine${machines.length > 1 ? 's' : ''}:
+${machines.map((m) => `- ${m}`).join('\n')}
 
-Machine: ${machine()}. The machine is shared and noisy: compare ratios measured in the same run, not
-absolute numbers across runs.
+The machine is shared and noisy: compare ratios measured in the same run, not absolute numbers across runs.
 
-All scenarios run against \`rx-kinesis/testing\`'s emulator in the same process (provisioned-mode quotas of
-1,000 records/s and 1 MiB/s per shard with a 1 s burst, unless a scenario turns quotas off), through one
-\`KinesisClient\` with \`NodeHttpHandler\`. Rates are read from the emulator's per-second ledger, skipping the
-first two seconds of a run (its buckets start full).
+All scenarios run against \`rx-kinesis/testing\`'s emulator (provisioned-mode quotas of 1,000 records/s and
+1 MiB/s per shard with a 1 s burst, unless a scenario turns quotas off), through a \`KinesisClient\` with
+\`NodeHttpHandler\`. Scenarios 1–4 and 6 run producer and emulator in one process; 5 and 7 run each producer in
+a child process of its own. Rates are read from the emulator's per-second ledger, skipping the first two
+seconds of a run (its buckets start full).
 
-${table}
+${table(Object.entries(stored).sort(([a], [b]) => Number(a) - Number(b)))}
 
-${chart ? '![Per-shard delivered records per second against the quota](shard-rate.svg)\n' : ''}`,
+![Per-shard delivered records per second against the quota (scenario 1)](shard-rate.svg)
+`,
 );
-console.log('wrote bench/RESULTS.md');
+console.log('wrote bench/RESULTS.md and bench/results.json');

@@ -51,10 +51,14 @@ export class BatchCollector<T> {
     }
     if (this.batch.length >= this.limits.maxRecords) this.flush();
     else if (this.batch.length > 0 && !this.linger) {
-      this.linger = this.scheduler.schedule(() => {
+      // A synchronous scheduler flushes before schedule() returns; then there is no timer to keep.
+      let ran = false;
+      const linger = this.scheduler.schedule(() => {
+        ran = true;
         this.linger = undefined;
         this.flush();
       }, this.limits.lingerMs);
+      if (!ran) this.linger = linger;
     }
   }
 

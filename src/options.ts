@@ -73,6 +73,17 @@ export interface ToKinesisOptions<T = KinesisRecordInput> extends StreamRef {
   shardBytesPerSecond?: number;
   /** How much a quiet shard may burst, as milliseconds of its rate. Default 100 ms. */
   shardBurstMs?: number;
+  /**
+   * `'per-key'` keeps records of one partition key (or ExplicitHashKey) in source order even across
+   * failures and retries: a record waits while an earlier one of its key is in flight or waiting to be
+   * retried. Costs: each key moves one record per round trip. Default `'none'`.
+   */
+  ordering?: 'none' | 'per-key';
+  /**
+   * Lower a shard's rate when it throttles writes its bucket allowed (another producer shares the stream,
+   * or the quota is lower than configured), then regain it slowly (AIMD, per shard). Default true.
+   */
+  adaptiveRate?: boolean;
   /** Concurrent PutRecords requests. Default 16. */
   maxInFlightRequests?: number;
   /** Sends per record before it is finally failed. Default 10. */
@@ -132,6 +143,8 @@ export function resolveOptions<T>(options: ToKinesisOptions<T>): ResolvedOptions
     shardRecordsPerSecond: 1000,
     shardBytesPerSecond: 1024 * 1024,
     shardBurstMs: 100,
+    ordering: 'none' as 'none' | 'per-key',
+    adaptiveRate: true,
     maxInFlightRequests: 16,
     maxAttempts: 10,
     recordTtlMs: 60_000,
@@ -158,6 +171,9 @@ export function resolveOptions<T>(options: ToKinesisOptions<T>): ResolvedOptions
   positive('shardRecordsPerSecond', o.shardRecordsPerSecond);
   positive('shardBytesPerSecond', o.shardBytesPerSecond);
   positive('shardBurstMs', o.shardBurstMs);
+  if (o.ordering !== 'none' && o.ordering !== 'per-key') {
+    throw new RangeError(`ordering must be 'none' or 'per-key', got ${String(o.ordering)}`);
+  }
   positive('maxInFlightRequests', o.maxInFlightRequests, Infinity, true);
   positive('maxAttempts', o.maxAttempts, Infinity, true);
   positive('recordTtlMs', o.recordTtlMs);

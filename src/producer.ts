@@ -1,4 +1,5 @@
 import type { PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
+import type { Subscription } from 'rxjs';
 import { BatchCollector } from './batch-collector.js';
 import {
   describeError,
@@ -13,6 +14,7 @@ import {
   type ToKinesisOptions,
 } from './options.js';
 import type { PendingRecord } from './pending.js';
+import { KeyOrder } from './key-order.js';
 import { InvalidRecordError, prepareRecord, type KinesisRecordInput } from './records.js';
 import { Retrier } from './retrier.js';
 import { Sender } from './sender.js';
@@ -21,7 +23,10 @@ import { ShardLimiters } from './shard-limiter.js';
 import { ShardMap, streamFields } from './shard-map.js';
 
 const THROTTLED = 'ProvisionedThroughputExceededException';
+const INTERNAL_FAILURE = 'InternalFailure';
+/** Shard-map refreshes: at most one a second, backing off ×1.5 to 30 s while ListShards fails (as KPL). */
 const MAP_REFRESH_MIN_INTERVAL_MS = 1000;
+const MAP_REFRESH_MAX_INTERVAL_MS = 30_000;
 
 /** A snapshot of what a producer holds, for progress displays and tests. */
 export interface ProducerStats {
@@ -35,6 +40,10 @@ export interface ProducerStats {
   collecting: number;
   /** Waiting for a retry backoff to end. */
   retrying: number;
+  /** Held back behind an earlier record of the same key (`ordering: 'per-key'`). */
+  orderWaiting: number;
+  /** Shards with a lane and limiter now (the open shards written to). */
+  shards: string[];
 }
 
 type State = 'open' | 'ending' | 'failing' | 'done' | 'closed';
@@ -63,6 +72,8 @@ export class KinesisProducer<T = KinesisRecordInput> {
   private unrouted: PendingRecord<T>[] = [];
   private lastMapRefresh = -Infinity;
   private refreshing = false;
+  private mapRefreshDelay = MAP_REFRESH_MIN_INTERVAL_MS;
+  private mapTimer: Subscription | undefined;
   private failure: { code: KinesisSinkErrorCode; message: string; cause: unknown } | undefined;
   private spaceWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly finished: Promise<void>;
@@ -74,6 +85,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
   private readonly collector: BatchCollector<T>;
   private readonly sender: Sender<T>;
   private readonly retrier: Retrier<T>;
+  private readonly order: KeyOrder<T> | undefined;
 
   constructor(
     options: ToKinesisOptions<T>,
@@ -90,6 +102,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
       recordsPerSecond: o.shardRecordsPerSecond,
       bytesPerSecond: o.shardBytesPerSecond,
       burstMs: o.shardBurstMs,
+      adaptation: o.adaptiveRate ? undefined : false,
       scheduler: o.scheduler,
     });
     this.collector = new BatchCollector<T>(
@@ -101,6 +114,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
       this.limiters,
       (chunk) => this.collector.add(chunk),
       () => this.state === 'ending' && this.collector.flush(),
+      (shardId) => void this.limiters.remove(shardId),
     );
     this.sender = new Sender<T>(o.client, stream, o.maxInFlightRequests, () => o.scheduler.now(), {
       response: (batch, request, response, attempts) => this.onResponse(batch, request, response, attempts),
@@ -118,6 +132,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
       o.random,
       (record) => this.route(record, true),
     );
+    if (o.ordering === 'per-key') this.order = new KeyOrder<T>((record) => this.route(record, false));
     void this.loadMap();
   }
 
@@ -134,6 +149,8 @@ export class KinesisProducer<T = KinesisRecordInput> {
       queued: this.lanes.size,
       collecting: this.collector.size,
       retrying: this.retrier.size,
+      orderWaiting: this.order?.waiting ?? 0,
+      shards: this.lanes.shardIds(),
     };
   }
 
@@ -172,7 +189,8 @@ export class KinesisProducer<T = KinesisRecordInput> {
     const pending: PendingRecord<T> = { item, record, attempts: 0, firstSentAt: undefined, shardId: '' };
     this.live.add(pending);
     this.liveBytes += record.bytes;
-    this.route(pending, false);
+    if (this.order) this.order.admit(pending);
+    else this.route(pending, false);
     return 'accepted';
   }
 
@@ -220,6 +238,9 @@ export class KinesisProducer<T = KinesisRecordInput> {
     this.lanes.close();
     this.collector.close();
     this.retrier.drain();
+    this.order?.drain();
+    this.mapTimer?.unsubscribe();
+    this.mapTimer = undefined;
     void this.limiters.close();
   }
 
@@ -234,7 +255,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
     } catch {
       // A gap in the map means it was read mid-reshard: hold the record until a refresh fills the gap.
       this.unrouted.push(record);
-      this.refreshMap(true);
+      this.refreshMap();
       return;
     }
     this.lanes.push(record, retry);
@@ -260,24 +281,48 @@ export class KinesisProducer<T = KinesisRecordInput> {
     if (this.state === 'ending' && this.lanes.size === 0) this.collector.flush();
   }
 
-  /** Reloads the shard map when a response shows it is stale, at most once a second unless forced. */
-  private refreshMap(force = false): void {
-    const now = this.options.scheduler.now();
-    if (!this.map || this.refreshing || (!force && now - this.lastMapRefresh < MAP_REFRESH_MIN_INTERVAL_MS))
+  /**
+   * Reloads the shard map when it proved stale (a record landed on a shard the map did not predict, or
+   * a key fell in a gap): at most once a second, backing off while ListShards fails. A signal that comes
+   * too soon is kept as a scheduled refresh, never dropped.
+   */
+  private refreshMap(): void {
+    if (!this.map || this.refreshing || this.mapTimer || this.state === 'closed' || this.state === 'done')
       return;
+    const wait = this.lastMapRefresh + this.mapRefreshDelay - this.options.scheduler.now();
+    if (wait > 0) {
+      this.mapTimer = this.options.scheduler.schedule(() => {
+        this.mapTimer = undefined;
+        this.refreshMap();
+      }, wait);
+      return;
+    }
     this.refreshing = true;
-    this.lastMapRefresh = now;
-    this.map
-      .refresh()
-      .then(
-        () => this.routeUnrouted(),
-        (error) => {
-          if (this.unrouted.length > 0) {
-            this.fail('SHARD_MAP_FAILED', `could not refresh the shard map: ${describeError(error)}`, error);
-          }
-        },
-      )
-      .finally(() => (this.refreshing = false));
+    this.lastMapRefresh = this.options.scheduler.now();
+    this.map.refresh().then(
+      () => {
+        this.refreshing = false;
+        this.mapRefreshDelay = MAP_REFRESH_MIN_INTERVAL_MS;
+        this.onMapChanged();
+      },
+      (error) => {
+        this.refreshing = false;
+        if (!isRetryableRequestError(error) && this.unrouted.length > 0) {
+          this.fail('SHARD_MAP_FAILED', `could not refresh the shard map: ${describeError(error)}`, error);
+          return;
+        }
+        this.mapRefreshDelay = Math.min(MAP_REFRESH_MAX_INTERVAL_MS, this.mapRefreshDelay * 1.5);
+        this.refreshMap();
+      },
+    );
+  }
+
+  /** Closed shards' lanes hand their records back for routing on the new map; their limiters go. */
+  private onMapChanged(): void {
+    if (this.state === 'closed' || this.state === 'done') return;
+    const closed = this.lanes.shardIds().filter((id) => !this.map!.has(id));
+    this.lanes.retire(closed, (record, retry) => this.route(record, retry));
+    this.routeUnrouted();
   }
 
   private onResponse(
@@ -299,7 +344,13 @@ export class KinesisProducer<T = KinesisRecordInput> {
         this.settle(pending);
         continue;
       }
-      if (result?.ErrorCode === THROTTLED) this.limiters.throttled(pending.shardId, 1, pending.record.bytes);
+      if (this.map?.has(pending.shardId)) {
+        if (result?.ErrorCode === THROTTLED)
+          this.limiters.throttled(pending.shardId, 1, pending.record.bytes);
+        // The shard did not take the write, so it cost no quota: the retry should not pay twice.
+        else if (result?.ErrorCode === INTERNAL_FAILURE)
+          this.limiters.refund(pending.shardId, 1, pending.record.bytes);
+      }
       if (this.state !== 'failing' && this.retrier.canRetry(pending)) {
         retrying[i] = true;
         again.push(pending);
@@ -319,7 +370,8 @@ export class KinesisProducer<T = KinesisRecordInput> {
       this.fail('FATAL_REQUEST_ERROR', `Kinesis refused PutRecords: ${describeError(error)}`, error);
     } else if (this.state !== 'failing') {
       if ((error as { name?: string })?.name === THROTTLED) {
-        for (const p of batch) this.limiters.throttled(p.shardId, 1, p.record.bytes);
+        for (const p of batch)
+          if (this.map?.has(p.shardId)) this.limiters.throttled(p.shardId, 1, p.record.bytes);
       }
       if (batch.every((p) => this.retrier.canRetry(p))) {
         this.retrier.retry(batch);
@@ -337,6 +389,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
   private settle(record: PendingRecord<T>): void {
     if (!this.live.delete(record)) return;
     this.liveBytes -= record.record.bytes;
+    this.order?.release(record);
     if (this.spaceWaiters.length > 0 && !this.full(0)) {
       const waiters = this.spaceWaiters;
       this.spaceWaiters = [];

@@ -61,12 +61,15 @@ export class Retrier<T> {
       else byAttempts.set(r.attempts, [r]);
     }
     for (const [attempts, group] of byAttempts) {
-      const timer: Subscription = this.scheduler.schedule(() => {
-        this.waiting.delete(timer);
+      // A synchronous scheduler runs the work before schedule() returns: only track timers still pending.
+      let ran = false;
+      let timer: Subscription | undefined = undefined;
+      timer = this.scheduler.schedule(() => {
+        ran = true;
+        if (timer) this.waiting.delete(timer);
         for (const r of group) this.resubmit(r);
       }, this.delayFor(attempts));
-      // A zero delay may run synchronously on some schedulers; only track timers still pending.
-      if (!timer.closed) this.waiting.set(timer, group);
+      if (!ran) this.waiting.set(timer, group);
     }
   }
 

@@ -10,6 +10,8 @@ interface Lane<T> {
   /** The chunk waiting for the shard's tokens. */
   admitting: PendingRecord<T>[] | undefined;
   pumping: boolean;
+  /** Its shard was closed by a reshard: the lane goes once its last admission is through. */
+  retired: boolean;
 }
 
 /**
@@ -31,6 +33,7 @@ export class ShardLanes<T> {
     private readonly limiters: ShardLimiters,
     private readonly onAdmitted: (chunk: PendingRecord<T>[]) => void,
     private readonly onIdle: () => void = () => {},
+    private readonly onRetired: (shardId: string) => void = () => {},
   ) {}
 
   /** Records queued or waiting for tokens, across all shards. */
@@ -44,6 +47,36 @@ export class ShardLanes<T> {
     (retry ? lane.retries : lane.fresh).push(record);
     this.queued++;
     if (!lane.pumping) void this.pump(lane);
+  }
+
+  /**
+   * The shards are closed (a reshard): their queued records are handed to `reroute`, in order and each
+   * once, and their lanes go as soon as no admission is under way (then `onRetired` names the shard).
+   * A chunk already admitted is sent as it is: Kinesis routes it to the open child shard.
+   */
+  retire(shardIds: Iterable<string>, reroute: (record: PendingRecord<T>, retry: boolean) => void): void {
+    for (const shardId of shardIds) {
+      const lane = this.lanes.get(shardId);
+      if (!lane) continue;
+      lane.retired = true;
+      const retries = lane.retries.drain();
+      const fresh = lane.fresh.drain();
+      this.queued -= retries.length + fresh.length;
+      if (!lane.pumping) this.dropLane(lane);
+      for (const r of retries) reroute(r, true);
+      for (const r of fresh) reroute(r, false);
+    }
+  }
+
+  /** Shards with a lane. */
+  shardIds(): string[] {
+    return [...this.lanes.keys()];
+  }
+
+  private dropLane(lane: Lane<T>): void {
+    if (this.lanes.get(lane.shardId) !== lane) return;
+    this.lanes.delete(lane.shardId);
+    this.onRetired(lane.shardId);
   }
 
   /** Removes every queued record (for a fatal error's report). */
@@ -64,7 +97,14 @@ export class ShardLanes<T> {
   private lane(shardId: string): Lane<T> {
     let lane = this.lanes.get(shardId);
     if (!lane) {
-      lane = { shardId, retries: new Fifo(), fresh: new Fifo(), admitting: undefined, pumping: false };
+      lane = {
+        shardId,
+        retries: new Fifo(),
+        fresh: new Fifo(),
+        admitting: undefined,
+        pumping: false,
+        retired: false,
+      };
       this.lanes.set(shardId, lane);
     }
     return lane;
@@ -91,6 +131,7 @@ export class ShardLanes<T> {
     } finally {
       lane.pumping = false;
     }
+    if (lane.retired) this.dropLane(lane);
     // A record pushed after admitAll() saw the lane empty, but before this continuation ran, found the lane
     // still pumping and did not start a pump: take it up, or it would wait forever.
     if (!this.closed && lane.retries.length + lane.fresh.length > 0) return this.pump(lane);

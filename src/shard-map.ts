@@ -83,6 +83,7 @@ export async function listOpenShards(
  */
 export class ShardMap {
   private ranges: readonly ShardRange[] = [];
+  private ids = new Set<string>();
 
   constructor(
     ranges: readonly ShardRange[],
@@ -107,7 +108,7 @@ export class ShardMap {
   }
 
   has(shardId: string): boolean {
-    return this.ranges.some((r) => r.shardId === shardId);
+    return this.ids.has(shardId);
   }
 
   /**
@@ -138,6 +139,7 @@ export class ShardMap {
 
   private replace(ranges: readonly ShardRange[]): void {
     if (ranges.length === 0) throw new RangeError('the stream has no open shards');
+    this.ids = new Set(ranges.map((r) => r.shardId));
     this.ranges = [...ranges].sort((a, b) =>
       a.startingHashKey < b.startingHashKey ? -1 : a.startingHashKey > b.startingHashKey ? 1 : 0,
     );
