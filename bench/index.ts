@@ -13,7 +13,9 @@ import {
   latency,
   memory,
   overhead,
+  orderingCost,
   shardUtilisation,
+  twoProducers,
   type ShardTimeline,
 } from './scenarios.js';
 import { peers } from './peers/index.js';
@@ -40,6 +42,8 @@ const scenarios: [number, () => Promise<Row[]>][] = [
   [5, () => memory()],
   [6, () => latency()],
   [7, () => peers()],
+  [8, () => orderingCost()],
+  [9, () => twoProducers()],
 ];
 
 for (const [n, run] of scenarios) {
