@@ -25,13 +25,16 @@ export type KinesisSinkErrorCode =
  */
 export class KinesisSinkError<T = unknown> extends Error {
   override readonly name = 'KinesisSinkError';
+  declare readonly unsent: readonly T[];
   constructor(
     readonly code: KinesisSinkErrorCode,
     message: string,
-    readonly unsent: readonly T[],
+    unsent: readonly T[],
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    // Not enumerable, so logging the error (util.inspect, JSON.stringify) never dumps record data.
+    Object.defineProperty(this, 'unsent', { value: unsent, enumerable: false });
   }
 }
 

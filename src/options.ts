@@ -6,6 +6,9 @@ import type { StreamRef } from './shard-map.js';
 
 /** 5 MiB: the Kinesis limit on one PutRecords request (data + partition keys). */
 export const MAX_BATCH_BYTES = 5 * 1024 * 1024;
+/** `maxBufferedBytes` default where the source is pushed (`toKinesis()`) rather than pulled. */
+export const PUSHED_SOURCE_BUFFER_BYTES = 64 * 1024 * 1024;
+
 /** 500: the Kinesis limit on records in one PutRecords request. */
 export const MAX_BATCH_RECORDS = 500;
 
@@ -96,7 +99,10 @@ export interface ToKinesisOptions<T = KinesisRecordInput> extends StreamRef {
   retryMaxDelayMs?: number;
   /** Items accepted but not yet finally delivered or failed. Default 200,000. */
   maxBufferedRecords?: number;
-  /** Bytes of those items. Default 16 MiB. */
+  /**
+   * Bytes of those items. Default 64 MiB for `toKinesis()` (a pushed source cannot be made to wait), 16 MiB
+   * for `putAll()` and `KinesisProducer` (they take only what fits, so more buffer only costs memory).
+   */
   maxBufferedBytes?: number;
   /** Time source for linger, backoff and refills; pass a virtual one in tests. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;

@@ -10,4 +10,8 @@ export interface PendingRecord<T> {
   firstSentAt: number | undefined;
   /** The shard it was routed to for the current attempt. */
   shardId: string;
+  /** Links of the producer's list of live records (see LiveRecords). */
+  live: boolean;
+  prev: PendingRecord<T> | undefined;
+  next: PendingRecord<T> | undefined;
 }

@@ -15,6 +15,7 @@ import {
 } from './options.js';
 import type { PendingRecord } from './pending.js';
 import { KeyOrder } from './key-order.js';
+import { LiveRecords } from './live-records.js';
 import { InvalidRecordError, prepareRecord, type KinesisRecordInput } from './records.js';
 import { Retrier } from './retrier.js';
 import { Sender } from './sender.js';
@@ -65,8 +66,7 @@ type State = 'open' | 'ending' | 'failing' | 'done' | 'closed';
  */
 export class KinesisProducer<T = KinesisRecordInput> {
   private readonly options: ResolvedOptions<T>;
-  private readonly live = new Set<PendingRecord<T>>();
-  private liveBytes = 0;
+  private readonly live = new LiveRecords<T>();
   private state: State = 'open';
   private map: ShardMap | undefined;
   private unrouted: PendingRecord<T>[] = [];
@@ -145,7 +145,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
   get stats(): ProducerStats {
     return {
       buffered: this.live.size,
-      bufferedBytes: this.liveBytes,
+      bufferedBytes: this.live.bytes,
       queued: this.lanes.size,
       collecting: this.collector.size,
       retrying: this.retrier.size,
@@ -158,7 +158,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
   private full(bytes: number): boolean {
     return (
       this.live.size >= this.options.maxBufferedRecords ||
-      (this.live.size > 0 && this.liveBytes + bytes > this.options.maxBufferedBytes)
+      (this.live.size > 0 && this.live.bytes + bytes > this.options.maxBufferedBytes)
     );
   }
 
@@ -186,9 +186,17 @@ export class KinesisProducer<T = KinesisRecordInput> {
       });
     }
     if (this.state === 'open' && this.full(record.bytes)) return 'full';
-    const pending: PendingRecord<T> = { item, record, attempts: 0, firstSentAt: undefined, shardId: '' };
+    const pending: PendingRecord<T> = {
+      item,
+      record,
+      attempts: 0,
+      firstSentAt: undefined,
+      shardId: '',
+      live: false,
+      prev: undefined,
+      next: undefined,
+    };
     this.live.add(pending);
-    this.liveBytes += record.bytes;
     if (this.order) this.order.admit(pending);
     else this.route(pending, false);
     return 'accepted';
@@ -388,7 +396,6 @@ export class KinesisProducer<T = KinesisRecordInput> {
 
   private settle(record: PendingRecord<T>): void {
     if (!this.live.delete(record)) return;
-    this.liveBytes -= record.record.bytes;
     this.order?.release(record);
     if (this.spaceWaiters.length > 0 && !this.full(0)) {
       const waiters = this.spaceWaiters;
@@ -427,8 +434,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
     } else if (this.state === 'failing' && !this.sender.busy) {
       this.state = 'done';
       const { code, message, cause } = this.failure!;
-      const unsent = [...this.live].map((p) => p.item);
-      this.live.clear();
+      const unsent = this.live.clear();
       this.settleFinished.reject(
         new KinesisSinkError<T>(code, `${message} (${unsent.length} items unsent)`, unsent, { cause }),
       );

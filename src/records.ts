@@ -11,7 +11,6 @@ export const MAX_PARTITION_KEY_LENGTH = 256;
 export const MAX_HASH_KEY = (1n << 128n) - 1n;
 
 const EXPLICIT_HASH_KEY_PATTERN = /^(0|[1-9]\d{0,38})$/;
-const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /**
  * What the operator accepts: the SDK's `PutRecordsRequestEntry`, with `Data` also allowed as a string
@@ -52,13 +51,16 @@ export type InvalidRecordReason =
  */
 export class InvalidRecordError<T = unknown> extends Error {
   override readonly name = 'InvalidRecordError';
+  declare readonly item: T;
   constructor(
     readonly reason: InvalidRecordReason,
     message: string,
-    readonly item: T,
+    item: T,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    // Not enumerable, so logging the error (util.inspect, JSON.stringify) never dumps record data.
+    Object.defineProperty(this, 'item', { value: item, enumerable: false });
   }
 }
 
@@ -90,7 +92,7 @@ function describe(item: unknown): string {
 
 /** Data as bytes, without copying where it already is bytes; `undefined` when it is not bytes at all. */
 function dataBytes(data: unknown): Uint8Array | undefined {
-  if (typeof data === 'string') return LONE_SURROGATE.test(data) ? undefined : encoder.encode(data);
+  if (typeof data === 'string') return data.isWellFormed() ? encoder.encode(data) : undefined;
   if (data instanceof Uint8Array) return data;
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -133,7 +135,7 @@ export function prepareRecord<T>(
       `PartitionKey is ${partitionKey.length} characters; the limit is ${MAX_PARTITION_KEY_LENGTH}`,
     );
   }
-  if (LONE_SURROGATE.test(partitionKey)) {
+  if (!partitionKey.isWellFormed()) {
     fail(
       'PARTITION_KEY_NOT_UNICODE',
       'PartitionKey contains a lone UTF-16 surrogate, which has no UTF-8 form',

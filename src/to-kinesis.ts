@@ -1,6 +1,11 @@
 import { Observable, Subject, takeUntil, type OperatorFunction } from 'rxjs';
 import { KinesisSinkError, withUnsent } from './errors.js';
-import { resolveOptions, type PutRecordsEmission, type ToKinesisOptions } from './options.js';
+import {
+  PUSHED_SOURCE_BUFFER_BYTES,
+  resolveOptions,
+  type PutRecordsEmission,
+  type ToKinesisOptions,
+} from './options.js';
 import { KinesisProducer } from './producer.js';
 import { InvalidRecordError, type KinesisRecordInput } from './records.js';
 
@@ -38,7 +43,8 @@ import { InvalidRecordError, type KinesisRecordInput } from './records.js';
 export function toKinesis<T = KinesisRecordInput>(
   options: ToKinesisOptions<T>,
 ): OperatorFunction<T, PutRecordsEmission<T>> {
-  resolveOptions(options); // a misconfiguration fails where the pipeline is built, not at first item
+  const pushed = { ...options, maxBufferedBytes: options.maxBufferedBytes ?? PUSHED_SOURCE_BUFFER_BYTES };
+  resolveOptions(pushed); // a misconfiguration fails where the pipeline is built, not at first item
   return (source) =>
     new Observable<PutRecordsEmission<T>>((subscriber) => {
       // takeUntil lets us leave a synchronous source mid-emission; `stopReason` says why we left.
@@ -47,7 +53,7 @@ export function toKinesis<T = KinesisRecordInput>(
       // When the pipeline fails (a fatal request error), leave the source at once: the error is reported
       // now, not whenever a long-lived source completes, and no item arrives once `unsent` is settled.
       const producer = new KinesisProducer<T>(
-        options,
+        pushed,
         (emission) => subscriber.next(emission),
         () => stop.next(),
       );
