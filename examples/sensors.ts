@@ -1,0 +1,268 @@
+/**
+ * `npm run example:sensors`: a sensor data flow, aggregated per device per second, in per-key order.
+ *
+ * 1,000 simulated devices each emit a reading every 100 ms to 2 s (an RxJS `interval` per device, each with
+ * its own period). The readings are grouped by device (`groupBy`) and windowed (`bufferTime(1000)`) into
+ * one summary record per device per second: count, min, max, mean, last. The summaries go to Kinesis with
+ * the device id as partition key and `ordering: 'per-key'`, so a device's summaries land in the order they
+ * were made even though 1% of entries fail and are retried and requests are jittered (reordered) in flight.
+ *
+ * A live display shows each shard's delivered records/s, taken from the `ShardId`s of the PutRecords
+ * responses, redrawn every second (a line per second when the output is not a terminal). After
+ * `--seconds N` (default 20) the devices stop, the last windows are flushed and sent, and the emulator's
+ * ledger is checked for lost records and per-key order. Exits 0 only if nothing was lost or reordered.
+ *
+ * Options: `--seconds N` (or env `SENSORS_SECONDS`), `--devices N` (default 1,000), `--shards N` (default 4).
+ *
+ *     npm run example:sensors -- --seconds 10
+ */
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { parseArgs } from 'node:util';
+import { bufferTime, filter, groupBy, interval, map, merge, mergeMap, takeUntil, tap, timer } from 'rxjs';
+// In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
+import { toKinesis } from '../src/index.js';
+import { startEmulator, type ExpectedRecord } from '../src/testing/index.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: process.env.SENSORS_SECONDS ?? '20' },
+    devices: { type: 'string', default: '1000' },
+    shards: { type: 'string', default: '4' },
+  },
+});
+const SECONDS = positiveInteger('--seconds', args.seconds);
+const DEVICES = positiveInteger('--devices', args.devices);
+const SHARDS = positiveInteger('--shards', args.shards);
+const STREAM = 'sensors';
+
+function positiveInteger(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`${name} must be a positive integer, got ${text}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The devices and what they send.
+
+interface Device {
+  id: string;
+  periodMs: number;
+  baseCelsius: number;
+}
+
+interface Reading {
+  deviceId: string;
+  seq: number;
+  at: number;
+  celsius: number;
+}
+
+/** One record per device per window: what a dashboard or an anomaly detector consumes. */
+interface Summary {
+  deviceId: string;
+  window: number;
+  from: string;
+  to: string;
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  last: number;
+}
+
+/** mulberry32: the same fleet on every run. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 15), z | 1);
+    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
+    return ((z ^ (z >>> 14)) >>> 0) / 0x1_0000_0000;
+  };
+}
+
+const random = seededRandom(42);
+const devices: Device[] = Array.from({ length: DEVICES }, (_, i) => ({
+  id: `sensor-${String(i).padStart(4, '0')}`,
+  periodMs: 100 + Math.floor(random() * 1900),
+  baseCelsius: 15 + random() * 10,
+}));
+
+const read = (d: Device, seq: number): Reading => ({
+  deviceId: d.id,
+  seq,
+  at: Date.now(),
+  celsius: Math.round((d.baseCelsius + 2 * Math.sin(seq / 10) + random() - 0.5) * 100) / 100,
+});
+
+function summarize(deviceId: string, window: number, readings: Reading[]): Summary {
+  const values = readings.map((r) => r.celsius);
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    deviceId,
+    window,
+    from: new Date(readings[0].at).toISOString(),
+    to: new Date(readings[readings.length - 1].at).toISOString(),
+    count: readings.length,
+    min: Math.min(...values),
+    max: Math.max(...values),
+    mean: round(values.reduce((a, b) => a + b, 0) / values.length),
+    last: values[values.length - 1],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The stream: 1% of entries fail with InternalFailure; up to 20 ms of jitter reorders requests in flight.
+
+const emu = await startEmulator({
+  streamName: STREAM,
+  shards: SHARDS,
+  faults: { seed: 3, recordFailureRate: 0.01, jitterMs: 20 },
+});
+const client = new KinesisClient({
+  endpoint: emu.endpoint,
+  region: emu.region,
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+});
+console.log(
+  `emulator on ${emu.endpoint}: stream "${STREAM}" with ${SHARDS} shards, 1% InternalFailure, 0-20 ms jitter; ` +
+    `${DEVICES} devices for ${SECONDS} s`,
+);
+
+const count = { readings: 0, delivered: 0, retried: 0, failed: 0 };
+const sent: ExpectedRecord[] = []; // in the order given to toKinesis: the order each key must land in
+const shardTotals = new Map<string, number>();
+let shardThisSecond = new Map<string, number>();
+
+// Every device ticks at its own period until the run is over; then every source completes.
+const readings$ = merge(...devices.map((d) => interval(d.periodMs).pipe(map((seq) => read(d, seq))))).pipe(
+  takeUntil(timer(SECONDS * 1000)),
+  tap(() => count.readings++),
+);
+
+// One summary per device per second: a window per device, empty windows skipped. When the readings
+// complete, bufferTime emits each device's last, partial window, so nothing is left behind.
+const summaries$ = readings$.pipe(
+  groupBy((r) => r.deviceId),
+  mergeMap((device$) =>
+    device$.pipe(
+      bufferTime(1000),
+      filter((window) => window.length > 0),
+      map((window, n) => summarize(device$.key, n, window)),
+    ),
+  ),
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// The live display, once a second.
+
+const tty = process.stdout.isTTY === true;
+const started = performance.now();
+let drawnLines = 0;
+let lastDraw = { at: started, readings: 0 };
+
+function draw(): void {
+  const now = performance.now();
+  // Rates over the last second (the final draw, after the flush, may come sooner: still per second).
+  const elapsed = Math.max((now - lastDraw.at) / 1000, 1);
+  const readingsRate = Math.round((count.readings - lastDraw.readings) / elapsed);
+  const perShard = [...shardTotals.keys()].sort().map((shard) => ({
+    shard,
+    rate: Math.round((shardThisSecond.get(shard) ?? 0) / elapsed),
+    total: shardTotals.get(shard) ?? 0,
+  }));
+  const deliveredRate = perShard.reduce((t, s) => t + s.rate, 0);
+  const t = Math.round((now - started) / 1000);
+  const head =
+    `t=${t}s readings ${readingsRate}/s, delivered ${deliveredRate}/s ` +
+    `(${count.delivered} in all, ${count.retried} retried, ${count.failed} failed)`;
+  if (tty) {
+    const rows = perShard.map(({ shard, rate, total }) => {
+      const bar = '█'.repeat(Math.min(40, Math.round(rate / 25))); // 40 cells = 1,000 records/s, the quota
+      return `  ${shard}  ${String(rate).padStart(5)}/s  ${bar.padEnd(40)}  ${total} total`;
+    });
+    const lines = [head, ...rows];
+    if (drawnLines > 0) process.stdout.write(`\x1b[${drawnLines}A`);
+    process.stdout.write(lines.map((l) => `\r${l}\x1b[K\n`).join(''));
+    drawnLines = lines.length;
+  } else {
+    const shards = perShard.map((s) => `${s.shard} ${s.rate}/s`).join(', ');
+    console.log(`${head} | ${shards || 'no shard written yet'}`);
+  }
+  shardThisSecond = new Map();
+  lastDraw = { at: now, readings: count.readings };
+}
+const ticker = setInterval(draw, 1000);
+
+// ---------------------------------------------------------------------------------------------------------
+// The run.
+
+let error: unknown;
+await new Promise<void>((resolve) =>
+  summaries$
+    .pipe(
+      map((s) => {
+        const record = { PartitionKey: s.deviceId, Data: JSON.stringify(s) };
+        sent.push({ partitionKey: record.PartitionKey, data: record.Data });
+        return record;
+      }),
+      toKinesis({ client, streamName: STREAM, ordering: 'per-key' }),
+    )
+    .subscribe({
+      next: (e) =>
+        e.response.Records?.forEach((r, i) => {
+          if (r.SequenceNumber) {
+            count.delivered++;
+            shardThisSecond.set(r.ShardId!, (shardThisSecond.get(r.ShardId!) ?? 0) + 1);
+            shardTotals.set(r.ShardId!, (shardTotals.get(r.ShardId!) ?? 0) + 1);
+          } else if (e.retrying[i]) {
+            count.retried++;
+          } else {
+            count.failed++;
+          }
+        }),
+      error: (err) => {
+        error = err;
+        resolve();
+      },
+      complete: resolve,
+    }),
+);
+clearInterval(ticker);
+draw();
+const seconds = (performance.now() - started) / 1000;
+
+const lost = emu.missing(sent).length;
+const violations = emu.orderViolations(sent);
+const stats = emu.stats();
+console.log('\nper shard (emulator):');
+for (const s of stats.shards) {
+  console.log(
+    `  ${s.shardId}  ${s.accepted} records, peak ${s.peakPerSecond}/s, ${s.failed} InternalFailure`,
+  );
+}
+console.log(
+  `\nsummary: ${seconds.toFixed(1)} s, ${DEVICES} devices, ${count.readings} readings, ` +
+    `${sent.length} records sent, ${count.delivered} delivered, ${count.retried} retried, ` +
+    `${count.failed} failed, ${lost} lost, ${violations.length} order violations`,
+);
+for (const v of violations.slice(0, 5)) {
+  console.log(`  ${v.partitionKey}: window #${v.sentIndex} landed after #${v.afterSentIndex}`);
+}
+if (error !== undefined) console.error('the pipeline failed:', error);
+
+client.destroy();
+await emu.close();
+const ok =
+  error === undefined &&
+  lost === 0 &&
+  violations.length === 0 &&
+  count.failed === 0 &&
+  count.delivered === sent.length;
+process.exitCode = ok ? 0 : 1;
