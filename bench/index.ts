@@ -19,6 +19,7 @@ import {
   type ShardTimeline,
 } from './scenarios.js';
 import { peers } from './peers/index.js';
+import { cluster } from './cluster.js';
 
 const only = new Set(process.argv.slice(2));
 const wanted = (n: number) => only.size === 0 || only.has(String(n));
@@ -44,6 +45,7 @@ const scenarios: [number, () => Promise<Row[]>][] = [
   [7, () => peers()],
   [8, () => orderingCost()],
   [9, () => twoProducers()],
+  [10, () => cluster()],
 ];
 
 for (const [n, run] of scenarios) {
@@ -87,6 +89,9 @@ console.log(`this run: ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
 if (chart) writeFileSync(here('./shard-rate.svg'), shardRateChart(chart, 1000));
 const machines = [...new Set(Object.values(stored).map((s) => s.machine))];
+// `npm run soak` keeps its own section in RESULTS.md between markers: carry it over.
+const previous = existsSync(here('./RESULTS.md')) ? readFileSync(here('./RESULTS.md'), 'utf8') : '';
+const soak = /<!-- soak -->[\s\S]*?<!-- \/soak -->/.exec(previous)?.[0] ?? '';
 writeFileSync(
   here('./RESULTS.md'),
   `# Benchmark results
@@ -105,6 +110,6 @@ seconds of a run (its buckets start full).
 ${table(Object.entries(stored).sort(([a], [b]) => Number(a) - Number(b)))}
 
 ![Per-shard delivered records per second against the quota (scenario 1)](shard-rate.svg)
-`,
+${soak ? `\n${soak}\n` : ''}`,
 );
 console.log('wrote bench/RESULTS.md and bench/results.json');

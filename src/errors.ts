@@ -10,8 +10,10 @@ export type KinesisSinkErrorCode =
   | 'BUFFER_OVERFLOW';
 
 /**
- * Ends a pipeline that cannot go on. `unsent` holds every source item that was accepted but not delivered
- * (plus, for `BUFFER_OVERFLOW`, the item that did not fit), so nothing is lost: resend or store them.
+ * Ends a pipeline that cannot go on. `unsent` holds every source item that was accepted but neither
+ * delivered nor reported finally failed in an emission (plus, for `BUFFER_OVERFLOW`, the item that did not
+ * fit), so nothing is lost: resend or store them. Requests already in flight when the error strikes are
+ * still answered and emitted first; entries that fail in those answers are final there (`retrying` false).
  * The message names the cause's code, never record data or credentials.
  *
  * @example

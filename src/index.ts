@@ -1,3 +1,14 @@
+/**
+ * rx-kinesis: Amazon Kinesis Data Streams as a first-class RxJS sink.
+ *
+ * @example
+ * ```ts
+ * import { toKinesis } from 'rx-kinesis';
+ * readings$.pipe(toKinesis({ client, streamName: 'sensors' })).subscribe();
+ * ```
+ *
+ * @module rx-kinesis
+ */
 export { toKinesis } from './to-kinesis.js';
 export { putAll } from './put-all.js';
 export { KinesisProducer, type ProducerStats } from './producer.js';
@@ -6,6 +17,7 @@ export {
   MAX_BATCH_RECORDS,
   resolveOptions,
   type PutRecordsEmission,
+  type ResolvedOptions,
   type ToKinesisOptions,
 } from './options.js';
 export { KinesisSinkError, isRetryableRequestError, type KinesisSinkErrorCode } from './errors.js';
@@ -23,3 +35,4 @@ export {
 } from './records.js';
 export { hashKeyOf } from './hash-key.js';
 export { listOpenShards, ShardMap, type ShardRange, type StreamRef } from './shard-map.js';
+export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './cluster-limiter.js';

@@ -1,5 +1,6 @@
 import type { KinesisClient, PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { resolveLimiterOptions, type LimiterOptions, type ResolvedSharedLimiter } from './cluster-limiter.js';
 import type { InvalidRecordError, KinesisRecordInput } from './records.js';
 import { checkMaxRecordBytes, DEFAULT_MAX_RECORD_BYTES } from './records.js';
 import type { StreamRef } from './shard-map.js';
@@ -87,6 +88,13 @@ export interface ToKinesisOptions<T = KinesisRecordInput> extends StreamRef {
    * or the quota is lower than configured), then regain it slowly (AIMD, per shard). Default true.
    */
   adaptiveRate?: boolean;
+  /**
+   * Where the per-shard buckets live. Default `{ datastore: 'local' }`: in this process, which assumes it
+   * writes alone. `{ datastore: 'ioredis', clientOptions: { host, port } }` (or `client: yourIORedis`): in
+   * Redis, shared by every process writing to the stream, so a fleet stays within each shard's quota
+   * (needs the optional peer `ioredis`). See README, "Sharing shard quotas across a fleet".
+   */
+  limiter?: LimiterOptions;
   /** Concurrent PutRecords requests. Default 16. */
   maxInFlightRequests?: number;
   /** Sends per record before it is finally failed. Default 10. */
@@ -112,10 +120,12 @@ export interface ToKinesisOptions<T = KinesisRecordInput> extends StreamRef {
 
 /** Options with every default filled in and checked. */
 export type ResolvedOptions<T> = Required<
-  Omit<ToKinesisOptions<T>, 'streamName' | 'streamARN' | 'onInvalidRecord' | 'toRecord'>
+  Omit<ToKinesisOptions<T>, 'streamName' | 'streamARN' | 'onInvalidRecord' | 'toRecord' | 'limiter'>
 > &
   Pick<ToKinesisOptions<T>, 'streamName' | 'streamARN' | 'onInvalidRecord'> & {
     toRecord: (item: T) => KinesisRecordInput;
+    /** The shared (Redis) limiter's settings; undefined for local buckets. */
+    limiter: ResolvedSharedLimiter | undefined;
   };
 
 function positive(name: string, value: number, max = Infinity, integer = false): number {
@@ -163,6 +173,7 @@ export function resolveOptions<T>(options: ToKinesisOptions<T>): ResolvedOptions
     toRecord: (item: T) => item as unknown as KinesisRecordInput,
     ...withoutUndefined(options),
     client: options.client,
+    limiter: resolveLimiterOptions(options.limiter, (options.streamARN ?? options.streamName)!),
   };
   positive('maxBatchRecords', o.maxBatchRecords, MAX_BATCH_RECORDS, true);
   checkMaxRecordBytes(o.maxRecordBytes);

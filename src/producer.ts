@@ -104,6 +104,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
       burstMs: o.shardBurstMs,
       adaptation: o.adaptiveRate ? undefined : false,
       scheduler: o.scheduler,
+      shared: o.limiter,
     });
     this.collector = new BatchCollector<T>(
       { maxRecords: o.maxBatchRecords, maxBytes: o.maxBatchBytes, lingerMs: o.lingerMs },
@@ -113,7 +114,9 @@ export class KinesisProducer<T = KinesisRecordInput> {
     this.lanes = new ShardLanes<T>(
       this.limiters,
       (chunk) => this.collector.add(chunk),
-      () => this.state === 'ending' && this.collector.flush(),
+      // Once the source is done, an idle pipeline need not linger — unless records are held back for per-key
+      // order: each release would then go out alone, thousands of one-record requests (measured).
+      () => this.state === 'ending' && !this.order?.waiting && this.collector.flush(),
       (shardId) => void this.limiters.remove(shardId),
     );
     this.sender = new Sender<T>(o.client, stream, o.maxInFlightRequests, () => o.scheduler.now(), {
@@ -367,6 +370,9 @@ export class KinesisProducer<T = KinesisRecordInput> {
       }
     }
     this.onEmission({ request, response, items: batch.map((p) => p.item), attempts, retrying });
+    // The subscriber may have unsubscribed inside that emission (take(1), first()): destroy() has run, and
+    // scheduling the retries now would leave their timers behind, keeping Node alive up to retryMaxDelayMs.
+    if ((this.state as State) === 'closed') return;
     if (again.length > 0) this.retrier.retry(again);
     if (stale) this.refreshMap();
     this.checkFinished();

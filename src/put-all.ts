@@ -24,23 +24,49 @@ export function putAll<T = KinesisRecordInput>(
   options: ToKinesisOptions<T>,
 ): Observable<PutRecordsEmission<T>> {
   return new Observable<PutRecordsEmission<T>>((subscriber) => {
-    const producer = new KinesisProducer<T>(options, (emission) => subscriber.next(emission));
+    // A fatal error must end the Observable at once, not when a slow source next yields: the wait for the
+    // source's next item races this signal.
+    let hasFailed = false;
+    let signalFailed!: () => void;
+    const failed = new Promise<'failed'>((resolve) => {
+      signalFailed = () => {
+        hasFailed = true;
+        resolve('failed');
+      };
+    });
+    const producer = new KinesisProducer<T>(
+      options,
+      (emission) => subscriber.next(emission),
+      () => signalFailed(),
+    );
     let cancelled = false;
 
     void (async () => {
       let stopReason: unknown;
       // Pulled from the source but not (yet) taken by the producer: if the pipeline fails, it is unsent too.
       let inHand: T[] = [];
+      const iterator =
+        Symbol.asyncIterator in source
+          ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
+          : (source as Iterable<T>)[Symbol.iterator]();
       try {
-        for await (const item of source) {
+        for (;;) {
+          const next = await Promise.race([iterator.next(), failed]);
           if (cancelled) return;
-          inHand = [item];
-          await producer.put(item);
+          if (next === 'failed') break;
+          if (next.done) break;
+          inHand = [next.value];
+          await producer.put(next.value);
           inHand = [];
         }
       } catch (error) {
         if (cancelled) return;
         stopReason = error;
+      } finally {
+        // Leaving early: let the source clean up (close its file, cursor...), as for-await would.
+        if (cancelled || hasFailed || stopReason !== undefined) {
+          void Promise.resolve(iterator.return?.()).catch(() => {});
+        }
       }
       producer.end().then(
         () => (stopReason === undefined ? subscriber.complete() : subscriber.error(stopReason)),

@@ -1,5 +1,6 @@
 import Bottleneck from 'bottleneck';
 import type { SchedulerLike, Subscription } from 'rxjs';
+import { SharedBuckets, type ResolvedSharedLimiter } from './cluster-limiter.js';
 
 /**
  * How a shard's rate adapts when the shard throttles writes its bucket allowed (another producer writes to
@@ -241,6 +242,11 @@ export interface ShardLimiterOptions {
   /** AIMD on throttles, per shard; `false` keeps the configured rates. Default {@link DEFAULT_RATE_ADAPTATION}. */
   adaptation?: RateAdaptation | false;
   scheduler: SchedulerLike;
+  /**
+   * Keep the buckets in Redis, shared by every process with the same id (Bottleneck clustering). The local
+   * buckets (and their adaptation) take over if Redis is lost.
+   */
+  shared?: ResolvedSharedLimiter;
 }
 
 /**
@@ -259,22 +265,34 @@ export class ShardLimiters {
   private readonly records: Dimension;
   private readonly bytes: Dimension;
   private readonly timers = new Set<Subscription>();
+  /** The fleet's buckets in Redis, when shared; the local ones stand by in case Redis is lost. */
+  private readonly shared: SharedBuckets | undefined;
 
   constructor(options: ShardLimiterOptions) {
     const adaptation =
       options.adaptation === false ? undefined : (options.adaptation ?? DEFAULT_RATE_ADAPTATION);
     this.records = new Dimension(options.recordsPerSecond, options.burstMs, options.scheduler, adaptation);
     this.bytes = new Dimension(options.bytesPerSecond, options.burstMs, options.scheduler, adaptation);
+    if (options.shared) {
+      this.shared = new SharedBuckets(
+        options.shared,
+        { perSecond: options.recordsPerSecond, capacity: this.records.capacity },
+        { perSecond: options.bytesPerSecond, capacity: this.bytes.capacity },
+      );
+    }
   }
 
   /** The largest chunk one admission should ask for: one bucket's worth in each dimension (a bigger
    * single record still goes alone). */
   get maxChunk(): { records: number; bytes: number } {
+    if (this.shared?.healthy) return this.shared.maxChunk;
     return { records: this.records.capacity, bytes: this.bytes.capacity };
   }
 
   /** Resolves once the shard's buckets have given `records` and `bytes` tokens. */
   async admit(shardId: string, records: number, bytes: number): Promise<void> {
+    // Shared: Redis admits, unless it is lost (then, and for the rest of the run, the local buckets do).
+    if (this.shared && (await this.shared.admit(shardId, records, bytes))) return;
     // Wait for the bytes before taking the records: records taken while the bytes are still short would be
     // sent only later, after their own bucket refilled meanwhile, and arrive together with the next ones.
     await this.bytes.take(shardId, bytes, this.timers, false);
@@ -287,6 +305,9 @@ export class ShardLimiters {
    * shard down (AIMD), leaving other shards as they are.
    */
   throttled(shardId: string, records: number, bytes: number): void {
+    // Shared: the charge holds back the whole fleet's writes to the shard (no per-process AIMD: the fleet
+    // already splits one budget, and a process that slowed down would only leave its share to the others).
+    if (this.shared?.adjust(shardId, -records, -bytes)) return;
     this.records.throttled(shardId, records);
     this.bytes.throttled(shardId, bytes);
   }
@@ -298,24 +319,33 @@ export class ShardLimiters {
 
   /** The shard's writes failed without costing quota (InternalFailure): hand their tokens back. */
   refund(shardId: string, records: number, bytes: number): void {
+    if (this.shared?.adjust(shardId, records, bytes)) return;
     this.records.refund(shardId, records);
     this.bytes.refund(shardId, bytes);
   }
 
   /** Forgets a closed shard's buckets and limiters. */
   async remove(shardId: string): Promise<void> {
-    await Promise.all([this.records.remove(shardId), this.bytes.remove(shardId)]);
+    await Promise.all([
+      this.records.remove(shardId),
+      this.bytes.remove(shardId),
+      this.shared?.remove(shardId),
+    ]);
   }
 
   /** Shards with a bucket, for inspection. */
   shardIds(): string[] {
-    return this.records.keys();
+    if (!this.shared) return this.records.keys();
+    return [...new Set([...this.shared.keys(), ...this.records.keys()])];
   }
 
-  /** Stops every limiter, drops waiting admissions (they reject) and clears every timer. */
+  /**
+   * Stops every limiter, drops waiting admissions (they reject) and clears every timer; shared, also closes
+   * the Redis connections (so Node can exit).
+   */
   async close(): Promise<void> {
     for (const t of this.timers) t.unsubscribe();
     this.timers.clear();
-    await Promise.all([this.records.close(), this.bytes.close()]);
+    await Promise.all([this.records.close(), this.bytes.close(), this.shared?.close()]);
   }
 }

@@ -393,7 +393,7 @@ export class VirtualScheduler implements SchedulerLike {
   async settle(): Promise<void> {
     if (!this.installed) throw new Error('VirtualScheduler: install() first (or use withVirtualTime)');
     let quiet = 0;
-    while (quiet < 2) {
+    while (quiet < 5) {
       await new Promise<void>((r) => realSetImmediate(r));
       quiet = this.realTimers.size === 0 ? quiet + 1 : 0;
     }

@@ -10,7 +10,7 @@
  * await emu.close();
  * ```
  *
- * @packageDocumentation
+ * @module rx-kinesis/testing
  */
 export { startEmulator, KinesisEmulator } from './emulator.js';
 export type { EmulatorOptions, EmulatorStats, ShardStats } from './emulator.js';

@@ -73,7 +73,7 @@ export interface OrderViolation {
 }
 
 /**
- * Options of {@link RecordLedger.orderViolations}.
+ * Options of {@link KinesisEmulator.orderViolations}.
  *
  * @example
  * ```ts

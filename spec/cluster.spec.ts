@@ -1,0 +1,530 @@
+/**
+ * Fleet-wide shard quotas: the per-shard buckets in a real redis-server (started here, on a free loopback
+ * port), shared by limiters in this process and by producers in child processes writing to one emulated
+ * stream. Without /usr/bin/redis-server the Redis specs are skipped loudly, except in CI, where they fail.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { asyncScheduler, from, lastValueFrom, toArray } from 'rxjs';
+import {
+  refillSettings,
+  resolveLimiterOptions,
+  type LimiterOptions,
+  type ResolvedSharedLimiter,
+} from '../src/cluster-limiter.js';
+import { resolveOptions, toKinesis, type KinesisRecordInput, type PutRecordsEmission } from '../src/index.js';
+import { ShardLimiters } from '../src/shard-limiter.js';
+import { startEmulator, type KinesisEmulator } from '../src/testing/index.js';
+import { recordOf, type ChildConfig, type ChildReport } from './support/cluster-child.js';
+import { redisAvailable, startRedis, type RedisServer } from './support/redis-server.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const CHILD = fileURLToPath(new URL('./support/cluster-child.ts', import.meta.url));
+const SHARD = 'shardId-000000000000';
+const client = {} as KinesisClient; // resolveOptions only checks that one is there
+
+describe('limiter option', () => {
+  it('defaults to local buckets; ioredis gets heartbeat 50 ms, a 60 s TTL and the stream as id', () => {
+    expect(resolveOptions({ client, streamName: 's' }).limiter).to.equal(undefined);
+    expect(resolveOptions({ client, streamName: 's', limiter: { datastore: 'local' } }).limiter).to.equal(
+      undefined,
+    );
+    const shared = { datastore: 'ioredis', clientOptions: { port: 1 } } as const;
+    expect(resolveOptions({ client, streamName: 's', limiter: shared }).limiter).to.deep.include({
+      id: 's',
+      heartbeatInterval: 50,
+      timeout: 60_000,
+    });
+    const arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/s';
+    expect(resolveOptions({ client, streamName: 's', streamARN: arn, limiter: shared }).limiter?.id).to.equal(
+      arn,
+    );
+    expect(resolveLimiterOptions({ ...shared, id: 'fleet' }, 's')?.id).to.equal('fleet');
+  });
+
+  it('rejects settings that cannot work, naming the option', () => {
+    const bad: [unknown, RegExp][] = [
+      [{ datastore: 'redis' }, /use 'ioredis'/],
+      [{ datastore: 'memcached' }, /limiter\.datastore/],
+      [{ datastore: 'ioredis', heartbeatInterval: 5000 }, /limiter\.heartbeatInterval/],
+      [{ datastore: 'ioredis', heartbeatInterval: 0 }, /limiter\.heartbeatInterval/],
+      [{ datastore: 'ioredis', timeout: 10 }, /limiter\.timeout/],
+      [{ datastore: 'ioredis', client: {} }, /limiter\.client/],
+      [{ datastore: 'ioredis', id: '' }, /limiter\.id/],
+    ];
+    for (const [limiter, message] of bad) {
+      expect(() => resolveOptions({ client, streamName: 's', limiter: limiter as LimiterOptions })).to.throw(
+        message,
+      );
+    }
+  });
+
+  it('refills Redis in integer steps at exactly the configured rate, up to the capacity', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 100 * 1024 * 1024 }),
+        fc.integer({ min: 1, max: 10_000 }),
+        (rate, cap) => {
+          const s = refillSettings(rate, cap);
+          expect(Number.isInteger(s.reservoirIncreaseAmount) && s.reservoirIncreaseAmount >= 1).to.equal(
+            true,
+          );
+          expect((s.reservoirIncreaseAmount * 1000) / s.reservoirIncreaseInterval).to.be.closeTo(
+            rate,
+            rate * 1e-12,
+          );
+          expect(s.reservoirIncreaseMaximum).to.equal(cap);
+          expect(s.reservoir).to.equal(cap);
+        },
+      ),
+    );
+    // 1 MiB/s, which a fixed 100 ms step cannot give in whole bytes.
+    expect(refillSettings(1024 * 1024, 104_858)).to.deep.include({ reservoirIncreaseAmount: 10_486 });
+  });
+});
+
+describe('shared shard buckets in a real Redis', function () {
+  this.timeout(90_000);
+  let redis: RedisServer | undefined;
+  let admin: Redis;
+  let run = 0;
+  /** A fresh bucket id per test, so no test sees another's Redis state. */
+  const freshId = () => `spec-${process.pid}-${++run}`;
+
+  before(async function () {
+    if (!redisAvailable(this)) return;
+    redis = await startRedis();
+    admin = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
+    await admin.connect();
+  });
+  after(async () => {
+    admin?.disconnect();
+    await redis?.stop();
+  });
+
+  const shared = (overrides: Partial<ResolvedSharedLimiter> = {}): ResolvedSharedLimiter =>
+    resolveLimiterOptions(
+      { datastore: 'ioredis', clientOptions: { host: redis!.host, port: redis!.port }, ...overrides },
+      freshId(),
+    )!;
+
+  const limitersFor = (limiter: ResolvedSharedLimiter, recordsPerSecond = 1000, burstMs = 100) =>
+    new ShardLimiters({
+      recordsPerSecond,
+      bytesPerSecond: Infinity,
+      burstMs,
+      scheduler: asyncScheduler,
+      shared: limiter,
+    });
+
+  /** Admits chunks on one shard back to back, as a lane does, for `ms`; resolves with the records admitted. */
+  async function saturate(limiters: ShardLimiters, ms: number): Promise<number> {
+    const until = Date.now() + ms;
+    let admitted = 0;
+    while (Date.now() < until) {
+      const chunk = limiters.maxChunk.records;
+      await limiters.admit(SHARD, chunk, chunk * 100);
+      if (Date.now() <= until) admitted += chunk;
+    }
+    return admitted;
+  }
+
+  /** Connected clients as Redis counts them (the `admin` connection included). */
+  const connections = async () =>
+    String(await admin.client('LIST'))
+      .trim()
+      .split('\n').length;
+  async function settles(what: () => Promise<number>, expected: number, ms = 3000): Promise<number> {
+    const until = Date.now() + ms;
+    let value = await what();
+    while (value !== expected && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      value = await what();
+    }
+    return value;
+  }
+
+  it('two limiters with one id share each shard’s rate; with different ids they do not', async () => {
+    const limiter = shared();
+    const [a, b, other] = [limitersFor(limiter), limitersFor(limiter), limitersFor(shared())];
+    try {
+      const ms = 3000;
+      const started = Date.now();
+      const [fromA, fromB, fromOther] = await Promise.all([
+        saturate(a, ms),
+        saturate(b, ms),
+        saturate(other, ms),
+      ]);
+      const elapsed = Date.now() - started;
+      // One bucket of 100 records refilled at 1,000/s: at most the burst plus the rate over the run.
+      const bound = 100 + elapsed;
+      expect(fromA + fromB)
+        .to.be.at.most(bound)
+        .and.at.least(0.9 * bound);
+      expect(fromA).to.be.greaterThan(0);
+      expect(fromB).to.be.greaterThan(0);
+      // Alone on its id, the third limiter got a whole shard's rate to itself.
+      expect(fromOther)
+        .to.be.at.most(bound)
+        .and.at.least(0.9 * bound);
+    } finally {
+      await Promise.all([a.close(), b.close(), other.close()]);
+    }
+  });
+
+  it('keeps its buckets under rx-kinesis:<id>:records|bytes-<ShardId>, with the TTL as timeout', async () => {
+    const limiter = shared({ timeout: 5000 });
+    const limiters = new ShardLimiters({
+      recordsPerSecond: 1000,
+      bytesPerSecond: 1024 * 1024,
+      burstMs: 100,
+      scheduler: asyncScheduler,
+      shared: limiter,
+    });
+    try {
+      await limiters.admit(SHARD, 10, 1000);
+      for (const dimension of ['records', 'bytes']) {
+        const key = `b_rx-kinesis:${limiter.id}:${dimension}-${SHARD}_settings`;
+        const ttl = await admin.pttl(key);
+        expect(ttl, key).to.be.greaterThan(0).and.at.most(5000);
+        const settings = await admin.hgetall(key);
+        expect(settings.reservoirIncreaseMaximum, key).to.equal(dimension === 'records' ? '100' : '104858');
+      }
+      expect(limiters.shardIds()).to.deep.equal([SHARD]);
+    } finally {
+      await limiters.close();
+    }
+  });
+
+  it('charges throttled writes to, and refunds failed ones into, the shard’s shared bucket', async () => {
+    const limiter = shared();
+    // A record every 10 s and a bucket of 10: the reservoir does not move by itself while we look.
+    const limiters = limitersFor(limiter, 0.1, 100_000);
+    const key = `b_rx-kinesis:${limiter.id}:records-${SHARD}_settings`;
+    const reservoir = async () => Number(await admin.hget(key, 'reservoir'));
+    try {
+      await limiters.admit(SHARD, 4, 0);
+      expect(await reservoir()).to.equal(6);
+      limiters.throttled(SHARD, 5, 0);
+      expect(await settles(reservoir, 1)).to.equal(1);
+      limiters.refund(SHARD, 7, 0);
+      expect(await settles(reservoir, 8)).to.equal(8);
+    } finally {
+      await limiters.close();
+    }
+  });
+
+  describe('toKinesis with limiter: ioredis, in this process', () => {
+    let emu: KinesisEmulator;
+    let kinesis: KinesisClient;
+    beforeEach(async () => {
+      emu = await startEmulator({ shards: 2, streamName: 'fleet' });
+      kinesis = new KinesisClient({
+        endpoint: emu.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+        requestHandler: new NodeHttpHandler(),
+      });
+    });
+    afterEach(async () => {
+      kinesis.destroy();
+      await emu.close();
+    });
+
+    const records = (n: number) => Array.from({ length: n }, (_, i) => recordOf('in-process', i));
+    const delivered = (emissions: PutRecordsEmission<KinesisRecordInput>[]) =>
+      emissions.reduce((n, e) => n + (e.response.Records?.filter((r) => r.SequenceNumber).length ?? 0), 0);
+
+    it('delivers everything and closes its Redis connections on complete, error and unsubscribe', async () => {
+      const baseline = await connections();
+      const limiter = {
+        datastore: 'ioredis',
+        clientOptions: { host: redis!.host, port: redis!.port },
+      } as const;
+
+      const sent = records(600);
+      const emissions = await lastValueFrom(
+        from(sent).pipe(toKinesis({ client: kinesis, streamName: 'fleet', limiter }), toArray()),
+      );
+      expect(delivered(emissions)).to.equal(600);
+      expect(emu.missing(sent.map((r) => ({ partitionKey: r.PartitionKey, data: r.Data })))).to.deep.equal(
+        [],
+      );
+      expect(await settles(connections, baseline), 'after complete').to.equal(baseline);
+
+      const failed = await lastValueFrom(
+        from(records(10)).pipe(toKinesis({ client: kinesis, streamName: 'no-such-stream', limiter })),
+      ).catch((e: Error) => e);
+      expect(failed).to.be.instanceOf(Error).with.property('code', 'SHARD_MAP_FAILED');
+      expect(await settles(connections, baseline), 'after error').to.equal(baseline);
+
+      const subscription = from(records(5000))
+        .pipe(toKinesis({ client: kinesis, streamName: 'fleet', limiter }))
+        .subscribe();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await connections(), 'while running').to.equal(baseline + 2);
+      subscription.unsubscribe();
+      expect(await settles(connections, baseline), 'after unsubscribe').to.equal(baseline);
+    });
+
+    it('uses a caller’s ioredis client for its settings only: never closes or listens to it', async () => {
+      const own = new Redis({ host: redis!.host, port: redis!.port, lazyConnect: true });
+      await own.connect();
+      try {
+        const listeners = own.eventNames().map((e) => `${String(e)}:${own.listenerCount(e)}`);
+        const baseline = await connections();
+        const sent = records(300);
+        const emissions = await lastValueFrom(
+          from(sent).pipe(
+            toKinesis({
+              client: kinesis,
+              streamName: 'fleet',
+              limiter: { datastore: 'ioredis', client: own },
+            }),
+            toArray(),
+          ),
+        );
+        expect(delivered(emissions)).to.equal(300);
+        expect(own.status).to.equal('ready');
+        expect(await own.ping()).to.equal('PONG');
+        expect(own.eventNames().map((e) => `${String(e)}:${own.listenerCount(e)}`)).to.deep.equal(listeners);
+        // Its own two connections (client and subscriber) came and went; the caller's stays.
+        expect(await settles(connections, baseline)).to.equal(baseline);
+        expect((await admin.keys(`b_rx-kinesis:fleet:records-*_settings`)).length).to.be.greaterThan(0);
+      } finally {
+        own.disconnect();
+      }
+    });
+
+    it('falls back to local buckets, with one warning and no credential, when Redis cannot be reached', async () => {
+      const unreachable = await startRedis(); // a port that was free: stop it, nothing listens there now
+      await unreachable.stop();
+      const warnings: Error[] = [];
+      const sent = records(1500);
+      const emissions = await lastValueFrom(
+        from(sent).pipe(
+          toKinesis({
+            client: kinesis,
+            streamName: 'fleet',
+            limiter: {
+              datastore: 'ioredis',
+              clientOptions: { host: '127.0.0.1', port: unreachable.port, password: 'hunter2-secret' },
+              onWarning: (w) => warnings.push(w),
+            },
+          }),
+          toArray(),
+        ),
+      );
+      expect(delivered(emissions)).to.equal(1500);
+      expect(emu.missing(sent.map((r) => ({ partitionKey: r.PartitionKey, data: r.Data })))).to.deep.equal(
+        [],
+      );
+      expect(warnings).to.have.length(1);
+      expect(warnings[0].message).to.match(/local per-process buckets/);
+      expect(warnings[0].message).not.to.include('hunter2');
+    });
+  });
+
+  describe('a fleet of child processes', () => {
+    interface Finished {
+      report: ChildReport;
+      code: number | null;
+      /** From the report line to the process's exit: what kept Node alive after the pipeline ended. */
+      exitMs: number;
+      stderr: string;
+    }
+
+    /**
+     * Runs cluster-child.ts; resolves once it exited. Killed, failing the spec, if it lingers 5 s after its
+     * report or runs past `deadlineMs` (a pipeline stuck on a lost Redis would otherwise outlive the spec).
+     */
+    function child(config: ChildConfig, deadlineMs = 40_000): Promise<Finished> {
+      const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], {
+        env: { ...process.env, NODE_OPTIONS: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      let reportedAt = 0;
+      let lingering: NodeJS.Timeout | undefined;
+      proc.stdout.on('data', (d) => {
+        stdout += d;
+        if (!reportedAt && stdout.includes('\n')) {
+          reportedAt = Date.now();
+          lingering = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        }
+      });
+      proc.stderr.on('data', (d) => (stderr += d));
+      const deadline = setTimeout(() => proc.kill('SIGKILL'), deadlineMs);
+      return new Promise((resolve, reject) =>
+        proc.once('exit', (code, signal) => {
+          clearTimeout(lingering);
+          clearTimeout(deadline);
+          if (!reportedAt)
+            return reject(new Error(`${config.name} ended (${code ?? signal}) without a report: ${stderr}`));
+          if (signal)
+            return reject(new Error(`${config.name} did not exit within 5 s of its report: ${stderr}`));
+          resolve({
+            report: JSON.parse(stdout) as ChildReport,
+            code,
+            exitMs: Date.now() - reportedAt,
+            stderr,
+          });
+        }),
+      );
+    }
+
+    /** An emulator whose per-second timeline can be lined up with the children's wall clocks. */
+    async function emulator(): Promise<{ emu: KinesisEmulator; origin: () => number }> {
+      let origin = 0;
+      const emu = await startEmulator({
+        shards: 2,
+        streamName: 'fleet',
+        clock: () => {
+          const now = Date.now();
+          origin ||= now; // the first reading is the emulator's start, second 0 of its timeline
+          return now;
+        },
+      });
+      return { emu, origin: () => origin };
+    }
+
+    const limiterFor = (server: RedisServer) =>
+      ({ datastore: 'ioredis', clientOptions: { host: server.host, port: server.port } }) as const;
+
+    it('3 processes share a 2-shard stream’s quota: ≤ 1% throttled, ≥ 0.95 of the quota delivered', async () => {
+      const { emu, origin } = await emulator();
+      const seconds = 10;
+      try {
+        const finished = await Promise.all(
+          [0, 1, 2].map((n) =>
+            child({
+              endpoint: emu.endpoint,
+              streamName: 'fleet',
+              name: `p${n}`,
+              seconds,
+              // Little buffered, so the run drains quickly once the source stops.
+              options: { maxBufferedRecords: 2000, limiter: limiterFor(redis!) },
+            }),
+          ),
+        );
+        const stats = emu.stats();
+        // Whole seconds from 2 s after the last child started to when the first one's source stopped.
+        const starts = finished.map((f) => f.report.startedAt);
+        const from = Math.ceil((Math.max(...starts) + 2000 - origin()) / 1000);
+        const to = Math.floor((Math.min(...starts) + seconds * 1000 - origin()) / 1000);
+        let accepted = 0;
+        for (const shard of stats.shards) for (let s = from; s < to; s++) accepted += shard.timeline[s] ?? 0;
+        const utilisation = accepted / (2 * 1000 * (to - from));
+        const throttled = stats.throttled / (stats.accepted + stats.throttled);
+        const shares = finished.map((f) => f.report.delivered);
+        console.log(
+          `      3 processes: ${utilisation.toFixed(3)} of quota over ${to - from} s, ${(throttled * 100).toFixed(2)}% ` +
+            `throttled, delivered per process ${shares.join(' / ')}, exits ${finished.map((f) => f.exitMs).join(' / ')} ms`,
+        );
+        expect(to - from, 'steady window').to.be.at.least(5);
+        expect(throttled).to.be.at.most(0.01);
+        expect(utilisation).to.be.at.least(0.95);
+        for (const { report, code, exitMs, stderr } of finished) {
+          expect(code, stderr).to.equal(0);
+          expect(report.error, report.name).to.equal(undefined);
+          expect(report.warnings, report.name).to.deep.equal([]);
+          expect(report.delivered, report.name).to.equal(report.pulled);
+          expect(exitMs, `${report.name} exit after its pipeline completed`).to.be.below(2000);
+        }
+      } finally {
+        await emu.close();
+      }
+    });
+
+    it('exits promptly after unsubscribe and after an error, with the limiter connected', async () => {
+      const { emu } = await emulator();
+      try {
+        const [unsubscribed, errored] = await Promise.all([
+          child({
+            endpoint: emu.endpoint,
+            streamName: 'fleet',
+            name: 'unsubscribes',
+            seconds: 30,
+            unsubscribeAfterMs: 1000,
+            options: { limiter: limiterFor(redis!) },
+          }),
+          child({
+            endpoint: emu.endpoint,
+            streamName: 'no-such-stream',
+            name: 'errors',
+            count: 100,
+            options: { limiter: limiterFor(redis!) },
+          }),
+        ]);
+        expect(unsubscribed.report.unsubscribed).to.equal(true);
+        expect(unsubscribed.report.delivered).to.be.greaterThan(0);
+        expect(errored.report.error).to.match(/SHARD_MAP_FAILED|could not list/);
+        expect(errored.report.unsent).to.equal(100);
+        for (const { report, code, exitMs, stderr } of [unsubscribed, errored]) {
+          expect(code, stderr).to.equal(0);
+          expect(exitMs, `${report.name} exit`).to.be.below(2000);
+        }
+      } finally {
+        await emu.close();
+      }
+    });
+
+    it('Redis killed mid-run: every record still ends delivered or reported, and every process exits', async () => {
+      const doomed = await startRedis(); // its own server: the other specs keep theirs
+      const { emu } = await emulator();
+      const count = 4000;
+      try {
+        const running = [0, 1, 2].map((n) =>
+          child({
+            endpoint: emu.endpoint,
+            streamName: 'fleet',
+            name: `k${n}`,
+            count,
+            options: { maxBufferedRecords: 2000, limiter: limiterFor(doomed) },
+          }),
+        );
+        // 3 × 4,000 records at 2,000/s take about 6 s: kill Redis (SIGKILL, as a crash) in the middle.
+        await new Promise((resolve) => setTimeout(resolve, 3500));
+        const acceptedAtKill = emu.stats().accepted;
+        await doomed.stop('SIGKILL');
+        const finished = await Promise.all(running);
+        console.log(
+          `      killed Redis after ${acceptedAtKill} of ${3 * count} records; then ${emu.stats().throttled} throttled attempts, ` +
+            `exits ${finished.map((f) => f.exitMs).join(' / ')} ms`,
+        );
+        expect(acceptedAtKill, 'Redis died mid-run')
+          .to.be.greaterThan(0)
+          .and.below(3 * count);
+        for (const { report, code, exitMs, stderr } of finished) {
+          expect(code, stderr).to.equal(0);
+          expect(report.pulled, report.name).to.equal(count);
+          expect(report.unaccounted, `${report.name}: records neither delivered nor reported`).to.equal(0);
+          expect(report.duplicates, report.name).to.equal(0);
+          expect(report.delivered + report.failed + report.unsent, report.name).to.equal(count);
+          expect(
+            report.warnings.filter((w) => /lost Redis/.test(w)),
+            report.name,
+          ).to.have.length(1);
+          expect(exitMs, `${report.name} exit`).to.be.below(2000);
+          // What a child counts as delivered is in the stream.
+          const sent = report.deliveredIds!.map((id) => recordOf(report.name, id));
+          expect(
+            emu.missing(sent.map((r) => ({ partitionKey: r.PartitionKey, data: r.Data }))),
+          ).to.deep.equal([]);
+        }
+        // With the default retries, nothing needed reporting: all 12,000 landed.
+        expect(finished.reduce((n, f) => n + f.report.delivered, 0)).to.equal(3 * count);
+      } finally {
+        await doomed.stop();
+        await emu.close();
+      }
+    });
+  });
+});
