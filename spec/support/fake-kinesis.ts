@@ -28,17 +28,8 @@ const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
 // ---------------------------------------------------------------------------------------------------------
 // Deterministic randomness
 
-/** mulberry32: a small seedable PRNG, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
+/** mulberry32, the emulator's own seedable PRNG: one implementation for specs and emulator alike. */
+export { seededRandom } from '../../src/testing/faults.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Errors shaped like the SDK's
