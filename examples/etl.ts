@@ -29,6 +29,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 // In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
 import { putAll, type KinesisRecordInput } from '../src/index.js';
+import { seededRandom } from '../src/testing/faults.js';
 import { startEmulator, type ExpectedRecord } from '../src/testing/index.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -64,18 +65,6 @@ interface Event {
   event: 'view' | 'click' | 'purchase' | 'heartbeat';
   page: string;
   amount?: number;
-}
-
-/** mulberry32: the same file on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
 }
 
 async function generate(path: string, lines: number): Promise<void> {
