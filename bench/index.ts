@@ -20,6 +20,7 @@ import {
 } from './scenarios.js';
 import { peers } from './peers/index.js';
 import { cluster } from './cluster.js';
+import { aggregation } from './aggregation.js';
 
 const only = new Set(process.argv.slice(2));
 const wanted = (n: number) => only.size === 0 || only.has(String(n));
@@ -46,6 +47,7 @@ const scenarios: [number, () => Promise<Row[]>][] = [
   [8, () => orderingCost()],
   [9, () => twoProducers()],
   [10, () => cluster()],
+  [11, () => aggregation()],
 ];
 
 for (const [n, run] of scenarios) {

@@ -1,5 +1,5 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
-import type { PendingRecord } from './pending.js';
+import type { Outgoing } from './aggregation.js';
 
 /** When a request is full. */
 export interface BatchLimits {
@@ -11,7 +11,7 @@ export interface BatchLimits {
 }
 
 /**
- * Collects admitted records into PutRecords requests: a request is sealed when the next record would pass
+ * Collects admitted Kinesis records (user records, or aggregates of them) into PutRecords requests: a request is sealed when the next record would pass
  * `maxRecords` or `maxBytes`, or `lingerMs` after its oldest record arrived, whichever comes first.
  *
  * @example
@@ -22,14 +22,14 @@ export interface BatchLimits {
  * ```
  */
 export class BatchCollector<T> {
-  private batch: PendingRecord<T>[] = [];
+  private batch: Outgoing<T>[] = [];
   private bytes = 0;
   private linger: Subscription | undefined;
 
   constructor(
     private readonly limits: BatchLimits,
     private readonly scheduler: SchedulerLike,
-    private readonly onBatch: (batch: PendingRecord<T>[]) => void,
+    private readonly onBatch: (batch: Outgoing<T>[]) => void,
   ) {}
 
   /** Records collected and not yet sealed into a request. */
@@ -37,7 +37,7 @@ export class BatchCollector<T> {
     return this.batch.length;
   }
 
-  add(records: readonly PendingRecord<T>[]): void {
+  add(records: readonly Outgoing<T>[]): void {
     for (const record of records) {
       if (
         this.batch.length > 0 &&
@@ -73,13 +73,11 @@ export class BatchCollector<T> {
     this.onBatch(batch);
   }
 
-  /** Removes what has been collected without sealing it (for a fatal error's report). */
-  drain(): PendingRecord<T>[] {
+  /** Drops what has been collected without sealing it (a fatal error reports the producer's live records). */
+  drain(): void {
     this.close();
-    const batch = this.batch;
     this.batch = [];
     this.bytes = 0;
-    return batch;
   }
 
   close(): void {

@@ -15,7 +15,12 @@ export { KinesisProducer, type ProducerStats } from './producer.js';
 export {
   MAX_BATCH_BYTES,
   MAX_BATCH_RECORDS,
+  DEFAULT_AGGREGATE_BYTES,
   resolveOptions,
+  type AggregatedPutRecordsEmission,
+  type AggregationOptions,
+  type EmissionOf,
+  type KinesisEmission,
   type PutRecordsEmission,
   type ResolvedOptions,
   type ToKinesisOptions,
@@ -34,5 +39,19 @@ export {
   type RecordLimits,
 } from './records.js';
 export { hashKeyOf } from './hash-key.js';
+export { AGGREGATION_MAGIC } from './aggregation.js';
+export {
+  KinesisMetrics,
+  OTHER_ERROR_CODE,
+  rates,
+  type KinesisMetricsOptions,
+  type MeterLike,
+  type MetricsRates,
+  type MetricsSnapshot,
+  type ShardMetrics,
+  type StreamMetrics,
+  type StreamRates,
+  type Summary,
+} from './metrics.js';
 export { listOpenShards, ShardMap, type ShardRange, type StreamRef } from './shard-map.js';
 export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './cluster-limiter.js';

@@ -4,6 +4,8 @@ import { resolveLimiterOptions, type LimiterOptions, type ResolvedSharedLimiter 
 import type { InvalidRecordError, KinesisRecordInput } from './records.js';
 import { checkMaxRecordBytes, DEFAULT_MAX_RECORD_BYTES } from './records.js';
 import type { StreamRef } from './shard-map.js';
+import type { AggregationLimits } from './aggregation.js';
+import type { KinesisMetrics, MetricsRecorder } from './metrics.js';
 
 /** 5 MiB: the Kinesis limit on one PutRecords request (data + partition keys). */
 export const MAX_BATCH_BYTES = 5 * 1024 * 1024;
@@ -32,12 +34,93 @@ export const MAX_BATCH_RECORDS = 500;
  * ```
  */
 export interface PutRecordsEmission<T> {
+  /** Absent (or false): each `request.Records[i]` is one item. See {@link AggregatedPutRecordsEmission}. */
+  readonly aggregated?: false;
   readonly request: PutRecordsInput;
   readonly response: PutRecordsOutput;
   readonly items: readonly T[];
   readonly attempts: readonly number[];
   readonly retrying: readonly boolean[];
 }
+
+/**
+ * One value of `toKinesis()` when `aggregation` is enabled: `request.Records[i]` is a Kinesis record that
+ * carries the items `items[i]` (in the order a KCL consumer reads them back; one item when it went as a
+ * plain record), and its outcome `response.Records[i]` applies to all of them. `attempts[i][j]` counts
+ * the sends of item `items[i][j]`; `retrying[i][j]` is true where it will be sent again — re-packed with
+ * whatever is queued for its shard then, so its next aggregate may differ.
+ *
+ * An item is finally delivered where `response.Records[i].SequenceNumber` is set and `retrying[i][j]` is
+ * false; finally failed where `ErrorCode` is set and `retrying[i][j]` is false. An aggregate that landed on
+ * another shard than predicted (a reshard in between) has a SequenceNumber but its items are retrying:
+ * some of their keys no longer belong to that shard, and a KCL consumer would drop them there (KPL
+ * resends them too).
+ *
+ * @example
+ * ```ts
+ * source$.pipe(toKinesis({ client, streamName: 'clicks', aggregation: { enabled: true } })).subscribe((e) => {
+ *   const sent = e.items.reduce((n, packed, i) => n + (e.response.Records?.[i].SequenceNumber ? packed.length : 0), 0);
+ *   console.log(`${sent} items in ${e.items.length} Kinesis records`);
+ * });
+ * ```
+ */
+export interface AggregatedPutRecordsEmission<T> {
+  readonly aggregated: true;
+  readonly request: PutRecordsInput;
+  readonly response: PutRecordsOutput;
+  readonly items: readonly (readonly T[])[];
+  readonly attempts: readonly (readonly number[])[];
+  readonly retrying: readonly (readonly boolean[])[];
+}
+
+/**
+ * What a pipeline emits: {@link PutRecordsEmission} by default, {@link AggregatedPutRecordsEmission} with
+ * aggregation enabled; tell them apart by `aggregated`.
+ *
+ * @example
+ * ```ts
+ * const count = (e: KinesisEmission<Item>) => (e.aggregated ? e.items.flat().length : e.items.length);
+ * ```
+ */
+export type KinesisEmission<T> = PutRecordsEmission<T> | AggregatedPutRecordsEmission<T>;
+
+/**
+ * The emission type for an `aggregation.enabled` of type `A`: inferred from the options you pass, so
+ * `{ enabled: true }` gives {@link AggregatedPutRecordsEmission}, no aggregation gives
+ * {@link PutRecordsEmission}, and a `boolean` known only at run time gives their union.
+ *
+ * @example
+ * ```ts
+ * type E = EmissionOf<Reading, true>; // AggregatedPutRecordsEmission<Reading>
+ * ```
+ */
+export type EmissionOf<T, A extends boolean> = A extends true
+  ? AggregatedPutRecordsEmission<T>
+  : PutRecordsEmission<T>;
+
+/**
+ * KPL-format record aggregation: user records bound for the same shard are packed into one Kinesis record
+ * (magic bytes, protobuf `AggregatedRecord`, MD5), which the KCL and the AWS de-aggregation libraries
+ * unpack. Small records then fill a shard's bandwidth instead of its 1,000 records/s.
+ *
+ * @example
+ * ```ts
+ * const options: ToKinesisOptions = { client, streamName: 'clicks', aggregation: { enabled: true } };
+ * ```
+ */
+export interface AggregationOptions<A extends boolean = boolean> {
+  enabled: A;
+  /** User records per aggregate. Default: no limit but `maxBytes`. */
+  maxRecords?: number;
+  /**
+   * Bytes of one aggregated Kinesis record (framing, protobuf and partition key), at most
+   * `maxRecordBytes`. Default 50 KiB (see README, "Aggregation", for why). Larger records go alone.
+   */
+  maxBytes?: number;
+}
+
+/** Default `aggregation.maxBytes`. */
+export const DEFAULT_AGGREGATE_BYTES = 50 * 1024;
 
 /**
  * Options of `toKinesis()` and `KinesisProducer`. Only `client` and a stream name or ARN are required.
@@ -52,7 +135,7 @@ export interface PutRecordsEmission<T> {
  * };
  * ```
  */
-export interface ToKinesisOptions<T = KinesisRecordInput> extends StreamRef {
+export interface ToKinesisOptions<T = KinesisRecordInput, A extends boolean = false> extends StreamRef {
   /** Your `KinesisClient`; its own retry settings apply to each request (see README, "two retry layers"). */
   client: KinesisClient;
   /** Maps a source item to a record. Default: the item is the record. */
@@ -95,6 +178,19 @@ export interface ToKinesisOptions<T = KinesisRecordInput> extends StreamRef {
    * (needs the optional peer `ioredis`). See README, "Sharing shard quotas across a fleet".
    */
   limiter?: LimiterOptions;
+  /**
+   * Pack small records of one shard into KPL-format aggregates (off by default): see
+   * {@link AggregationOptions}. Limits, buckets and requests then count aggregates, not user records,
+   * and the pipeline emits {@link AggregatedPutRecordsEmission}s. (Annotating options with a type? Use
+   * `ToKinesisOptions<Item, true>` for aggregated ones.)
+   */
+  aggregation?: AggregationOptions<A>;
+  /**
+   * Where to count the KPL's metrics (records received/pending/put/failed, errors by code, retries,
+   * throttles, buffering and request times), per stream and shard. One `KinesisMetrics` may serve many
+   * pipelines. Default: none (nothing is counted).
+   */
+  metrics?: KinesisMetrics;
   /** Concurrent PutRecords requests. Default 16. */
   maxInFlightRequests?: number;
   /** Sends per record before it is finally failed. Default 10. */
@@ -120,12 +216,18 @@ export interface ToKinesisOptions<T = KinesisRecordInput> extends StreamRef {
 
 /** Options with every default filled in and checked. */
 export type ResolvedOptions<T> = Required<
-  Omit<ToKinesisOptions<T>, 'streamName' | 'streamARN' | 'onInvalidRecord' | 'toRecord' | 'limiter'>
+  Omit<
+    ToKinesisOptions<T>,
+    'streamName' | 'streamARN' | 'onInvalidRecord' | 'toRecord' | 'limiter' | 'aggregation' | 'metrics'
+  >
 > &
   Pick<ToKinesisOptions<T>, 'streamName' | 'streamARN' | 'onInvalidRecord'> & {
     toRecord: (item: T) => KinesisRecordInput;
     /** The shared (Redis) limiter's settings; undefined for local buckets. */
     limiter: ResolvedSharedLimiter | undefined;
+    /** Aggregate limits; undefined when aggregation is off. */
+    aggregation: AggregationLimits | undefined;
+    metrics: MetricsRecorder | undefined;
   };
 
 function positive(name: string, value: number, max = Infinity, integer = false): number {
@@ -146,7 +248,7 @@ function positive(name: string, value: number, max = Infinity, integer = false):
  * resolveOptions({ client, streamName: 'sensors' }).maxBatchRecords; // 500
  * ```
  */
-export function resolveOptions<T>(options: ToKinesisOptions<T>): ResolvedOptions<T> {
+export function resolveOptions<T>(options: ToKinesisOptions<T, boolean>): ResolvedOptions<T> {
   if (!options || !options.client) throw new TypeError('toKinesis: `client` (a KinesisClient) is required');
   if (options.streamName === undefined && options.streamARN === undefined) {
     throw new TypeError('toKinesis: name the stream with `streamName` and/or `streamARN`');
@@ -174,6 +276,8 @@ export function resolveOptions<T>(options: ToKinesisOptions<T>): ResolvedOptions
     ...withoutUndefined(options),
     client: options.client,
     limiter: resolveLimiterOptions(options.limiter, (options.streamARN ?? options.streamName)!),
+    aggregation: undefined as AggregationLimits | undefined,
+    metrics: options.metrics as MetricsRecorder | undefined,
   };
   positive('maxBatchRecords', o.maxBatchRecords, MAX_BATCH_RECORDS, true);
   checkMaxRecordBytes(o.maxRecordBytes);
@@ -203,7 +307,30 @@ export function resolveOptions<T>(options: ToKinesisOptions<T>): ResolvedOptions
       `maxBufferedBytes (${o.maxBufferedBytes}) must be at least maxRecordBytes (${o.maxRecordBytes})`,
     );
   }
+  o.aggregation = resolveAggregation(options.aggregation, o.maxRecordBytes);
   return o;
+}
+
+function resolveAggregation(
+  options: AggregationOptions<boolean> | undefined,
+  maxRecordBytes: number,
+): AggregationLimits | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object' || typeof options.enabled !== 'boolean') {
+    throw new TypeError('aggregation must be { enabled: boolean, maxRecords?, maxBytes? }');
+  }
+  if (!options.enabled) return undefined;
+  const maxRecords = options.maxRecords ?? Infinity;
+  const maxBytes = options.maxBytes ?? Math.min(DEFAULT_AGGREGATE_BYTES, maxRecordBytes);
+  if (!(maxRecords === Infinity || Number.isInteger(maxRecords)) || !(maxRecords >= 2)) {
+    throw new RangeError(`aggregation.maxRecords must be an integer ≥ 2 (or Infinity), got ${maxRecords}`);
+  }
+  if (!Number.isInteger(maxBytes) || maxBytes < 64 || maxBytes > maxRecordBytes) {
+    throw new RangeError(
+      `aggregation.maxBytes must be an integer in 64..maxRecordBytes (${maxRecordBytes}), got ${maxBytes}`,
+    );
+  }
+  return { maxRecords, maxBytes };
 }
 
 function withoutUndefined<O extends object>(o: O): Partial<O> {

@@ -4,6 +4,8 @@ import type { PreparedRecord } from './records.js';
 export interface PendingRecord<T> {
   readonly item: T;
   readonly record: PreparedRecord;
+  /** When it was accepted (scheduler time), for the buffering-time metric. */
+  readonly acceptedAt: number;
   /** Sends so far. */
   attempts: number;
   /** When it was first sent (scheduler time), for `recordTtlMs`. */

@@ -1,5 +1,6 @@
 import type { PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
 import type { Subscription } from 'rxjs';
+import { Aggregate, membersOf, type Outgoing } from './aggregation.js';
 import { BatchCollector } from './batch-collector.js';
 import {
   describeError,
@@ -9,6 +10,8 @@ import {
 } from './errors.js';
 import {
   resolveOptions,
+  type AggregatedPutRecordsEmission,
+  type EmissionOf,
   type PutRecordsEmission,
   type ResolvedOptions,
   type ToKinesisOptions,
@@ -16,6 +19,7 @@ import {
 import type { PendingRecord } from './pending.js';
 import { KeyOrder } from './key-order.js';
 import { LiveRecords } from './live-records.js';
+import type { MetricsRecorder } from './metrics.js';
 import { InvalidRecordError, prepareRecord, type KinesisRecordInput } from './records.js';
 import { Retrier } from './retrier.js';
 import { Sender } from './sender.js';
@@ -25,6 +29,16 @@ import { ShardMap, streamFields } from './shard-map.js';
 
 const THROTTLED = 'ProvisionedThroughputExceededException';
 const INTERNAL_FAILURE = 'InternalFailure';
+/** Metrics' error code for an aggregate that landed on another shard than predicted (KPL: "Wrong Shard"). */
+const WRONG_SHARD = 'WrongShard';
+/** Metrics' error code for an entry the response left out (a malformed response). */
+const NO_RESULT = 'NoResult';
+
+/** A request error's name for the errors-by-code metric (never its message: it may quote input). */
+function errorName(error: unknown): string {
+  const name = (error as { name?: unknown })?.name;
+  return typeof name === 'string' && name.length > 0 ? name : 'UnknownError';
+}
 /** Shard-map refreshes: at most one a second, backing off ×1.5 to 30 s while ListShards fails (as KPL). */
 const MAP_REFRESH_MIN_INTERVAL_MS = 1000;
 const MAP_REFRESH_MAX_INTERVAL_MS = 30_000;
@@ -37,7 +51,7 @@ export interface ProducerStats {
   bufferedBytes: number;
   /** Waiting in shard queues for tokens. */
   queued: number;
-  /** Admitted, waiting for a request to fill. */
+  /** Kinesis records (user records, or aggregates of them) admitted, waiting for a request to fill. */
   collecting: number;
   /** Waiting for a retry backoff to end. */
   retrying: number;
@@ -64,7 +78,7 @@ type State = 'open' | 'ending' | 'failing' | 'done' | 'closed';
  * await producer.end();
  * ```
  */
-export class KinesisProducer<T = KinesisRecordInput> {
+export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> {
   private readonly options: ResolvedOptions<T>;
   private readonly live = new LiveRecords<T>();
   private state: State = 'open';
@@ -79,6 +93,10 @@ export class KinesisProducer<T = KinesisRecordInput> {
   private readonly finished: Promise<void>;
   private settleFinished!: { resolve: () => void; reject: (e: unknown) => void };
   private readonly mapAbort = new AbortController();
+  /** Where metrics go (undefined: not counted), under the stream's name or ARN. */
+  private readonly metrics: MetricsRecorder | undefined;
+  private readonly streamLabel: string;
+  private detachMetrics: (() => void) | undefined;
 
   private readonly limiters: ShardLimiters;
   private readonly lanes: ShardLanes<T>;
@@ -88,8 +106,9 @@ export class KinesisProducer<T = KinesisRecordInput> {
   private readonly order: KeyOrder<T> | undefined;
 
   constructor(
-    options: ToKinesisOptions<T>,
-    private readonly onEmission: (emission: PutRecordsEmission<T>) => void = () => {},
+    options: ToKinesisOptions<T, A>,
+    /** Receives each response: an {@link AggregatedPutRecordsEmission} when `aggregation` is enabled. */
+    private readonly onEmission: (emission: EmissionOf<T, A>) => void = () => {},
     /** Called once, synchronously, when the pipeline has failed: stop feeding it (`end()` rejects). */
     private readonly onFailed: () => void = () => {},
   ) {
@@ -118,10 +137,11 @@ export class KinesisProducer<T = KinesisRecordInput> {
       // order: each release would then go out alone, thousands of one-record requests (measured).
       () => this.state === 'ending' && !this.order?.waiting && this.collector.flush(),
       (shardId) => void this.limiters.remove(shardId),
+      o.aggregation,
     );
     this.sender = new Sender<T>(o.client, stream, o.maxInFlightRequests, () => o.scheduler.now(), {
-      response: (batch, request, response, attempts) => this.onResponse(batch, request, response, attempts),
-      requestError: (batch, error) => this.onRequestError(batch, error),
+      response: (batch, request, response, ms) => this.onResponse(batch, request, response, ms),
+      requestError: (batch, error, ms) => this.onRequestError(batch, error, ms),
       idle: () => this.checkFinished(),
     });
     this.retrier = new Retrier<T>(
@@ -136,6 +156,12 @@ export class KinesisProducer<T = KinesisRecordInput> {
       (record) => this.route(record, true),
     );
     if (o.ordering === 'per-key') this.order = new KeyOrder<T>((record) => this.route(record, false));
+    this.metrics = o.metrics;
+    this.streamLabel = (o.streamName ?? o.streamARN)!;
+    this.detachMetrics = this.metrics?.attach(this.streamLabel, () => ({
+      pending: this.live.size,
+      pendingBytes: this.live.bytes,
+    }));
     void this.loadMap();
   }
 
@@ -192,6 +218,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
     const pending: PendingRecord<T> = {
       item,
       record,
+      acceptedAt: this.metrics ? this.options.scheduler.now() : 0,
       attempts: 0,
       firstSentAt: undefined,
       shardId: '',
@@ -200,6 +227,7 @@ export class KinesisProducer<T = KinesisRecordInput> {
       next: undefined,
     };
     this.live.add(pending);
+    this.metrics?.received(this.streamLabel, 1);
     if (this.order) this.order.admit(pending);
     else this.route(pending, false);
     return 'accepted';
@@ -253,6 +281,8 @@ export class KinesisProducer<T = KinesisRecordInput> {
     this.mapTimer?.unsubscribe();
     this.mapTimer = undefined;
     void this.limiters.close();
+    this.detachMetrics?.();
+    this.detachMetrics = undefined;
   }
 
   private route(record: PendingRecord<T>, retry: boolean): void {
@@ -337,58 +367,156 @@ export class KinesisProducer<T = KinesisRecordInput> {
   }
 
   private onResponse(
-    batch: PendingRecord<T>[],
+    batch: Outgoing<T>[],
     request: PutRecordsInput,
     response: PutRecordsOutput,
-    attempts: number[],
+    ms: number,
   ): void {
     if (this.state === 'closed') return;
-    const retrying: boolean[] = new Array(batch.length);
+    const aggregated = this.options.aggregation !== undefined;
+    const metrics = this.metrics;
+    if (metrics) this.recordRequest(metrics, batch, ms);
+    const retrying: (boolean | boolean[])[] = new Array(batch.length);
     const again: PendingRecord<T>[] = [];
+    const misplaced: PendingRecord<T>[] = [];
     let stale = false;
     for (let i = 0; i < batch.length; i++) {
-      const pending = batch[i];
+      const unit = batch[i];
       const result = response.Records?.[i];
-      retrying[i] = false;
-      if (result?.SequenceNumber !== undefined) {
-        if (result.ShardId !== undefined && result.ShardId !== pending.shardId) stale = true;
-        this.settle(pending);
-        continue;
-      }
-      if (this.map?.has(pending.shardId)) {
-        if (result?.ErrorCode === THROTTLED)
-          this.limiters.throttled(pending.shardId, 1, pending.record.bytes);
+      const delivered = result?.SequenceNumber !== undefined;
+      let wrongShard = false;
+      if (delivered) {
+        if (result.ShardId !== undefined && result.ShardId !== unit.shardId) {
+          stale = true;
+          // Members were packed for the predicted shard; on another one some keys are out of its range.
+          wrongShard = unit instanceof Aggregate;
+        }
+      } else if (this.map?.has(unit.shardId)) {
+        if (result?.ErrorCode === THROTTLED) this.limiters.throttled(unit.shardId, 1, unit.record.bytes);
         // The shard did not take the write, so it cost no quota: the retry should not pay twice.
         else if (result?.ErrorCode === INTERNAL_FAILURE)
-          this.limiters.refund(pending.shardId, 1, pending.record.bytes);
+          this.limiters.refund(unit.shardId, 1, unit.record.bytes);
       }
-      if (this.state !== 'failing' && this.retrier.canRetry(pending)) {
-        retrying[i] = true;
-        again.push(pending);
+      const code = delivered ? WRONG_SHARD : (result?.ErrorCode ?? NO_RESULT);
+      if (metrics) {
+        const count = unit instanceof Aggregate ? unit.members.length : 1;
+        if (delivered && !wrongShard) {
+          metrics.kinesisRecordPut(
+            this.streamLabel,
+            result.ShardId ?? unit.shardId,
+            count,
+            unit.record.bytes,
+          );
+        } else {
+          metrics.error(this.streamLabel, unit.shardId, code, count);
+        }
+      }
+      if (!aggregated) {
+        retrying[i] = this.decide(unit as PendingRecord<T>, delivered, false, code, again, misplaced);
       } else {
-        this.settle(pending);
+        const members = membersOf(unit);
+        const flags: boolean[] = new Array(members.length);
+        for (let j = 0; j < members.length; j++) {
+          flags[j] = this.decide(members[j], delivered, wrongShard, code, again, misplaced);
+        }
+        retrying[i] = flags;
       }
     }
-    this.onEmission({ request, response, items: batch.map((p) => p.item), attempts, retrying });
+    this.onEmission(this.emission(batch, request, response, retrying));
     // The subscriber may have unsubscribed inside that emission (take(1), first()): destroy() has run, and
     // scheduling the retries now would leave their timers behind, keeping Node alive up to retryMaxDelayMs.
     if ((this.state as State) === 'closed') return;
     if (again.length > 0) this.retrier.retry(again);
+    // Resent once the map is refreshed, so they are re-packed for the shards their keys map to now.
+    for (const record of misplaced) this.unrouted.push(record);
     if (stale) this.refreshMap();
     this.checkFinished();
   }
 
-  private onRequestError(batch: PendingRecord<T>[], error: unknown): void {
+  /**
+   * One user record's outcome in a response: settled (delivered, or finally failed), or queued to be sent
+   * again (`again` after backoff; `misplaced` after a map refresh). Returns whether it will be sent again.
+   */
+  private decide(
+    record: PendingRecord<T>,
+    delivered: boolean,
+    wrongShard: boolean,
+    code: string,
+    again: PendingRecord<T>[],
+    misplaced: PendingRecord<T>[],
+  ): boolean {
+    if (delivered && !wrongShard) {
+      this.metrics?.userRecordPut(this.streamLabel, record.shardId, record.attempts, record.record.bytes);
+      this.settle(record);
+      return false;
+    }
+    if (this.state !== 'failing' && this.retrier.canRetry(record)) {
+      (wrongShard ? misplaced : again).push(record);
+      this.metrics?.retried(this.streamLabel, record.shardId, 1);
+      return true;
+    }
+    // Out of attempts: a misplaced record still landed (a consumer reading that shard may keep it).
+    if (delivered)
+      this.metrics?.userRecordPut(this.streamLabel, record.shardId, record.attempts, record.record.bytes);
+    else this.metrics?.userRecordFailed(this.streamLabel, record.shardId, code);
+    this.settle(record);
+    return false;
+  }
+
+  private recordRequest(metrics: MetricsRecorder, batch: Outgoing<T>[], ms: number): void {
+    let userRecords = 0;
+    for (const unit of batch) userRecords += unit instanceof Aggregate ? unit.members.length : 1;
+    metrics.request(this.streamLabel, ms, batch.length, userRecords);
+  }
+
+  private emission(
+    batch: Outgoing<T>[],
+    request: PutRecordsInput,
+    response: PutRecordsOutput,
+    retrying: (boolean | boolean[])[],
+  ): EmissionOf<T, A> {
+    if (this.options.aggregation === undefined) {
+      const records = batch as PendingRecord<T>[];
+      const emission: PutRecordsEmission<T> = {
+        request,
+        response,
+        items: records.map((p) => p.item),
+        attempts: records.map((p) => p.attempts),
+        retrying: retrying as boolean[],
+      };
+      return emission as EmissionOf<T, A>;
+    }
+    const emission: AggregatedPutRecordsEmission<T> = {
+      aggregated: true,
+      request,
+      response,
+      items: batch.map((unit) => membersOf(unit).map((p) => p.item)),
+      attempts: batch.map((unit) => membersOf(unit).map((p) => p.attempts)),
+      retrying: retrying as boolean[][],
+    };
+    return emission as EmissionOf<T, A>;
+  }
+
+  private onRequestError(batch: Outgoing<T>[], error: unknown, ms: number): void {
     if (this.state === 'closed') return;
+    const metrics = this.metrics;
+    if (metrics) {
+      this.recordRequest(metrics, batch, ms);
+      let userRecords = 0;
+      for (const unit of batch) userRecords += unit instanceof Aggregate ? unit.members.length : 1;
+      metrics.error(this.streamLabel, undefined, errorName(error), userRecords);
+    }
     if (!isRetryableRequestError(error)) {
       this.fail('FATAL_REQUEST_ERROR', `Kinesis refused PutRecords: ${describeError(error)}`, error);
     } else if (this.state !== 'failing') {
       if ((error as { name?: string })?.name === THROTTLED) {
-        for (const p of batch)
-          if (this.map?.has(p.shardId)) this.limiters.throttled(p.shardId, 1, p.record.bytes);
+        for (const unit of batch)
+          if (this.map?.has(unit.shardId)) this.limiters.throttled(unit.shardId, 1, unit.record.bytes);
       }
-      if (batch.every((p) => this.retrier.canRetry(p))) {
-        this.retrier.retry(batch);
+      const records = batch.flatMap((unit) => membersOf(unit));
+      if (records.every((p) => this.retrier.canRetry(p))) {
+        this.retrier.retry(records);
+        metrics?.retried(this.streamLabel, undefined, records.length);
       } else {
         this.fail(
           'RETRIES_EXHAUSTED',
@@ -402,6 +530,9 @@ export class KinesisProducer<T = KinesisRecordInput> {
 
   private settle(record: PendingRecord<T>): void {
     if (!this.live.delete(record)) return;
+    if (this.metrics && record.firstSentAt !== undefined) {
+      this.metrics.buffered(this.streamLabel, record.shardId, record.firstSentAt - record.acceptedAt);
+    }
     this.order?.release(record);
     if (this.spaceWaiters.length > 0 && !this.full(0)) {
       const waiters = this.spaceWaiters;
@@ -441,6 +572,11 @@ export class KinesisProducer<T = KinesisRecordInput> {
       this.state = 'done';
       const { code, message, cause } = this.failure!;
       const unsent = this.live.clear();
+      if (this.metrics)
+        for (let i = 0; i < unsent.length; i++)
+          this.metrics.userRecordFailed(this.streamLabel, undefined, code);
+      this.detachMetrics?.();
+      this.detachMetrics = undefined;
       this.settleFinished.reject(
         new KinesisSinkError<T>(code, `${message} (${unsent.length} items unsent)`, unsent, { cause }),
       );

@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
 import { withUnsent } from './errors.js';
-import type { PutRecordsEmission, ToKinesisOptions } from './options.js';
+import type { EmissionOf, ToKinesisOptions } from './options.js';
 import { KinesisProducer } from './producer.js';
 import type { KinesisRecordInput } from './records.js';
 
@@ -19,17 +19,17 @@ import type { KinesisRecordInput } from './records.js';
  * });
  * ```
  */
-export function putAll<T = KinesisRecordInput>(
+export function putAll<T = KinesisRecordInput, A extends boolean = false>(
   source: AsyncIterable<T> | Iterable<T>,
-  options: ToKinesisOptions<T>,
-): Observable<PutRecordsEmission<T>> {
-  return new Observable<PutRecordsEmission<T>>((subscriber) => {
+  options: ToKinesisOptions<T, A>,
+): Observable<EmissionOf<T, A>> {
+  return new Observable<EmissionOf<T, A>>((subscriber) => {
     // A fatal error must end the Observable at once, not when a slow source next yields: each wait for the
     // source's next item can also be woken by the failure. (Not Promise.race against one long-lived promise:
     // every race would leave a reaction on it holding its item, a million items never collected — measured.)
     let hasFailed = false;
     let wakeOnFailure: ((failed: 'failed') => void) | undefined;
-    const producer = new KinesisProducer<T>(
+    const producer = new KinesisProducer<T, A>(
       options,
       (emission) => subscriber.next(emission),
       () => {

@@ -6,19 +6,14 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { setMaxListeners } from 'node:events';
 import { Fifo } from './fifo.js';
-import type { PendingRecord } from './pending.js';
+import { Aggregate, type Outgoing } from './aggregation.js';
 
 /** What the sender reports for each request. */
 export interface SendHandlers<T> {
-  /** `attempts` is each record's send count for this request (the records' own counters move on). */
-  response(
-    batch: PendingRecord<T>[],
-    request: PutRecordsInput,
-    response: PutRecordsOutput,
-    attempts: number[],
-  ): void;
+  /** Each user record's `attempts` already counts this request; `ms` is how long the request took. */
+  response(batch: Outgoing<T>[], request: PutRecordsInput, response: PutRecordsOutput, ms: number): void;
   /** The request got no response (after the SDK client's own retries). */
-  requestError(batch: PendingRecord<T>[], error: unknown): void;
+  requestError(batch: Outgoing<T>[], error: unknown, ms: number): void;
   /** Nothing is queued or in flight. */
   idle(): void;
 }
@@ -34,7 +29,7 @@ export interface SendHandlers<T> {
  * ```
  */
 export class Sender<T> {
-  private readonly queue = new Fifo<PendingRecord<T>[]>();
+  private readonly queue = new Fifo<Outgoing<T>[]>();
   private inFlight = 0;
   private readonly abort = new AbortController();
 
@@ -54,14 +49,14 @@ export class Sender<T> {
     return this.inFlight > 0 || this.queue.length > 0;
   }
 
-  enqueue(batch: PendingRecord<T>[]): void {
+  enqueue(batch: Outgoing<T>[]): void {
     this.queue.push(batch);
     this.next();
   }
 
-  /** Removes the batches not yet sent (for a fatal error's report). */
-  drain(): PendingRecord<T>[] {
-    return this.queue.drain().flat();
+  /** Drops the batches not yet sent (a fatal error reports the producer's live records). */
+  drain(): void {
+    this.queue.drain();
   }
 
   /** Cancels every request in flight. */
@@ -75,16 +70,22 @@ export class Sender<T> {
     }
   }
 
-  private async send(batch: PendingRecord<T>[]): Promise<void> {
+  private async send(batch: Outgoing<T>[]): Promise<void> {
     this.inFlight++;
     const now = this.now();
-    const attempts: number[] = new Array(batch.length);
     const records = new Array(batch.length);
     for (let i = 0; i < batch.length; i++) {
-      const pending = batch[i];
-      attempts[i] = ++pending.attempts;
-      pending.firstSentAt ??= now;
-      records[i] = pending.record.entry;
+      const unit = batch[i];
+      if (unit instanceof Aggregate) {
+        for (const member of unit.members) {
+          member.attempts++;
+          member.firstSentAt ??= now;
+        }
+      } else {
+        unit.attempts++;
+        unit.firstSentAt ??= now;
+      }
+      records[i] = unit.record.entry;
     }
     const request: PutRecordsInput = { ...this.stream, Records: records };
     let response: PutRecordsOutput | undefined;
@@ -96,8 +97,9 @@ export class Sender<T> {
     }
     this.inFlight--;
     if (this.abort.signal.aborted) return;
-    if (response) this.handlers.response(batch, request, response, attempts);
-    else this.handlers.requestError(batch, failure);
+    const ms = this.now() - now;
+    if (response) this.handlers.response(batch, request, response, ms);
+    else this.handlers.requestError(batch, failure, ms);
     this.next();
     if (!this.busy) this.handlers.idle();
   }

@@ -1,3 +1,4 @@
+import { packChunk, type AggregationLimits, type Outgoing } from './aggregation.js';
 import { Fifo } from './fifo.js';
 import type { PendingRecord } from './pending.js';
 import type { ShardLimiters } from './shard-limiter.js';
@@ -7,8 +8,9 @@ interface Lane<T> {
   /** Retries go first: they have waited longest and their TTL is running. */
   readonly retries: Fifo<PendingRecord<T>>;
   readonly fresh: Fifo<PendingRecord<T>>;
-  /** The chunk waiting for the shard's tokens. */
-  admitting: PendingRecord<T>[] | undefined;
+  /** The chunk waiting for the shard's tokens, and how many user records it holds. */
+  admitting: Outgoing<T>[] | undefined;
+  admittingRecords: number;
   pumping: boolean;
   /** Its shard was closed by a reshard: the lane goes once its last admission is through. */
   retired: boolean;
@@ -31,9 +33,11 @@ export class ShardLanes<T> {
 
   constructor(
     private readonly limiters: ShardLimiters,
-    private readonly onAdmitted: (chunk: PendingRecord<T>[]) => void,
+    private readonly onAdmitted: (chunk: Outgoing<T>[]) => void,
     private readonly onIdle: () => void = () => {},
     private readonly onRetired: (shardId: string) => void = () => {},
+    /** Pack each admission's records into KPL aggregates of these limits; undefined sends them as they are. */
+    private readonly aggregation?: AggregationLimits,
   ) {}
 
   /** Records queued or waiting for tokens, across all shards. */
@@ -80,14 +84,13 @@ export class ShardLanes<T> {
   }
 
   /** Removes every queued record (for a fatal error's report). */
-  drain(): PendingRecord<T>[] {
-    const all: PendingRecord<T>[] = [];
+  drain(): void {
     for (const lane of this.lanes.values()) {
-      all.push(...(lane.admitting ?? []), ...lane.retries.drain(), ...lane.fresh.drain());
+      lane.retries.drain();
+      lane.fresh.drain();
       lane.admitting = undefined;
     }
     this.queued = 0;
-    return all;
   }
 
   close(): void {
@@ -102,6 +105,7 @@ export class ShardLanes<T> {
         retries: new Fifo(),
         fresh: new Fifo(),
         admitting: undefined,
+        admittingRecords: 0,
         pumping: false,
         retired: false,
       };
@@ -110,8 +114,14 @@ export class ShardLanes<T> {
     return lane;
   }
 
-  private takeChunk(lane: Lane<T>): PendingRecord<T>[] {
+  /**
+   * The next admission: records up to one bucket's worth (the limiters' `maxChunk`), counted as the Kinesis
+   * records they are sent as — so with aggregation, a bucket admits aggregates, not user records.
+   */
+  private takeChunk(lane: Lane<T>): Outgoing<T>[] {
     const { records: maxRecords, bytes: maxBytes } = this.limiters.maxChunk;
+    if (this.aggregation)
+      return packChunk([lane.retries, lane.fresh], this.aggregation, maxRecords, maxBytes);
     const chunk: PendingRecord<T>[] = [];
     let bytes = 0;
     for (const queue of [lane.retries, lane.fresh]) {
@@ -140,8 +150,10 @@ export class ShardLanes<T> {
 
   private async admitAll(lane: Lane<T>): Promise<void> {
     while (!this.closed && lane.retries.length + lane.fresh.length > 0) {
+      const before = lane.retries.length + lane.fresh.length;
       const chunk = this.takeChunk(lane);
       lane.admitting = chunk;
+      lane.admittingRecords = before - (lane.retries.length + lane.fresh.length);
       let bytes = 0;
       for (const r of chunk) bytes += r.record.bytes;
       try {
@@ -152,7 +164,7 @@ export class ShardLanes<T> {
       }
       if (this.closed || lane.admitting !== chunk) return;
       lane.admitting = undefined;
-      this.queued -= chunk.length;
+      this.queued -= lane.admittingRecords;
       this.onAdmitted(chunk);
     }
   }

@@ -3,7 +3,7 @@ import { KinesisSinkError, withUnsent } from './errors.js';
 import {
   PUSHED_SOURCE_BUFFER_BYTES,
   resolveOptions,
-  type PutRecordsEmission,
+  type EmissionOf,
   type ToKinesisOptions,
 } from './options.js';
 import { KinesisProducer } from './producer.js';
@@ -40,19 +40,19 @@ import { InvalidRecordError, type KinesisRecordInput } from './records.js';
  *   .subscribe((e) => console.log(`${e.response.FailedRecordCount} of ${e.items.length} failed`));
  * ```
  */
-export function toKinesis<T = KinesisRecordInput>(
-  options: ToKinesisOptions<T>,
-): OperatorFunction<T, PutRecordsEmission<T>> {
+export function toKinesis<T = KinesisRecordInput, A extends boolean = false>(
+  options: ToKinesisOptions<T, A>,
+): OperatorFunction<T, EmissionOf<T, A>> {
   const pushed = { ...options, maxBufferedBytes: options.maxBufferedBytes ?? PUSHED_SOURCE_BUFFER_BYTES };
   resolveOptions(pushed); // a misconfiguration fails where the pipeline is built, not at first item
   return (source) =>
-    new Observable<PutRecordsEmission<T>>((subscriber) => {
+    new Observable<EmissionOf<T, A>>((subscriber) => {
       // takeUntil lets us leave a synchronous source mid-emission; `stopReason` says why we left.
       const stop = new Subject<void>();
       let stopReason: unknown;
       // When the pipeline fails (a fatal request error), leave the source at once: the error is reported
       // now, not whenever a long-lived source completes, and no item arrives once `unsent` is settled.
-      const producer = new KinesisProducer<T>(
+      const producer = new KinesisProducer<T, A>(
         pushed,
         (emission) => subscriber.next(emission),
         () => stop.next(),

@@ -18,9 +18,11 @@ export type { FaultOptions, FaultCounts, ThrottleErrorCode } from './faults.js';
 export type { QuotaOptions } from './quota.js';
 export type {
   AcceptedRecord,
+  AggregateRecord,
   ExpectedRecord,
   DuplicateGroup,
   OrderViolation,
   OrderCheckOptions,
 } from './ledger.js';
 export type { ShardDescription } from './stream-state.js';
+export { deaggregate, type UserRecord } from './deaggregate.js';

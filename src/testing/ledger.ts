@@ -1,7 +1,10 @@
 import { hash } from 'node:crypto';
+import { deaggregate } from './deaggregate.js';
 
 /**
- * A record the emulator accepted (it got a sequence number), in arrival order.
+ * A record the emulator accepted (it got a sequence number), in arrival order. A KPL aggregated record is
+ * logged as the user records inside it, as a KCL consumer reads them: same shard and sequence number, each
+ * with its `subSequenceNumber`.
  *
  * @example
  * ```ts
@@ -24,6 +27,30 @@ export interface AcceptedRecord {
   readonly sequenceNumber: string;
   /** Epoch milliseconds, from the emulator's clock. */
   readonly arrivedAt: number;
+  /** Position inside its KPL aggregate; undefined for a plain record. */
+  readonly subSequenceNumber: number | undefined;
+  /**
+   * The Kinesis record this user record arrived in, when it was an aggregate: its own partition key,
+   * ExplicitHashKey and bytes (the bytes only with `keepData`).
+   */
+  readonly aggregate: AggregateRecord | undefined;
+}
+
+/**
+ * A KPL aggregated Kinesis record as PutRecords received it.
+ *
+ * @example
+ * ```ts
+ * const inside = emu.records.filter((r) => r.aggregate?.sequenceNumber === seq);
+ * ```
+ */
+export interface AggregateRecord {
+  readonly partitionKey: string;
+  readonly explicitHashKey: string | undefined;
+  readonly data: Buffer | undefined;
+  readonly sequenceNumber: string;
+  /** User records inside. */
+  readonly count: number;
 }
 
 /**
@@ -109,6 +136,8 @@ class LoggedRecord implements AcceptedRecord {
     readonly shardId: string,
     readonly sequenceNumber: string,
     readonly arrivedAt: number,
+    readonly subSequenceNumber: number | undefined = undefined,
+    readonly aggregate: AggregateRecord | undefined = undefined,
   ) {}
 
   // Hashing is deferred while the bytes are kept, so the write path does not pay for it.
@@ -148,6 +177,34 @@ export class RecordLedger {
     arrivedAt: number,
   ): void {
     if (!this.enabled) return;
+    const users = deaggregate(data);
+    if (users !== undefined) {
+      const aggregate: AggregateRecord = {
+        partitionKey,
+        explicitHashKey,
+        data: this.keepData ? data : undefined,
+        sequenceNumber,
+        count: users.length,
+      };
+      users.forEach((user, i) =>
+        this.records.push(
+          new LoggedRecord(
+            streamName,
+            user.partitionKey,
+            user.explicitHashKey,
+            this.keepData ? user.data : undefined,
+            this.keepData ? undefined : sha256(user.data),
+            user.data.length,
+            shardId,
+            sequenceNumber,
+            arrivedAt,
+            i,
+            aggregate,
+          ),
+        ),
+      );
+      return;
+    }
     const kept = this.keepData ? data : undefined;
     const digest = this.keepData ? undefined : sha256(data);
     this.records.push(
