@@ -127,6 +127,56 @@ describe('the packed tarball', function () {
     });
   });
 
+  it('aggregates from the tarball, and KinesisMetrics asked for OpenTelemetry is a no-op without it (ESM and CJS)', () => {
+    // @opentelemetry/api is an optional peer, not installed in this consumer.
+    expect(() =>
+      execFileSync('node', ['-e', "require.resolve('@opentelemetry/api')"], { cwd: consumer, stdio: 'pipe' }),
+    ).to.throw();
+    const body = (m: string, t: string) => `
+      const { KinesisClient } = ${m}('@aws-sdk/client-kinesis');
+      const { from, lastValueFrom, toArray } = ${m}('rxjs');
+      const { toKinesis, KinesisMetrics } = ${m}('rx-kinesis');
+      const { startEmulator, deaggregate } = ${t}('rx-kinesis/testing');
+      (async () => {
+        const emu = await startEmulator({ shards: 2, streamName: 'agg' });
+        const client = new KinesisClient({ endpoint: emu.endpoint, region: 'us-east-1',
+          credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+        const metrics = new KinesisMetrics({ openTelemetry: true });
+        const items = Array.from({ length: 2000 }, (_, i) => ({ PartitionKey: 'k' + (i % 37), Data: 'item-' + i }));
+        const out = await lastValueFrom(from(items).pipe(
+          toKinesis({ client, streamName: 'agg', metrics, aggregation: { enabled: true } }), toArray()));
+        const s = metrics.snapshot().streams.agg;
+        console.log(JSON.stringify({
+          otel: await metrics.openTelemetryReady,
+          aggregated: out.every((e) => e.aggregated === true),
+          items: out.flatMap((e) => e.items.flat()).length,
+          put: s.userRecordsPut,
+          kinesisRecords: s.kinesisRecordsPut === emu.stats().accepted && s.kinesisRecordsPut < 100,
+          missing: emu.missing(items.map((r) => ({ partitionKey: r.PartitionKey, data: Buffer.from(r.Data) }))).length,
+          deaggregate: typeof deaggregate,
+        }));
+        client.destroy();
+        await emu.close();
+      })();
+    `;
+    const expected = {
+      otel: false,
+      aggregated: true,
+      items: 2000,
+      put: 2000,
+      kinesisRecords: true,
+      missing: 0,
+      deaggregate: 'function',
+    };
+    for (const [args, program] of [
+      [['--input-type=module', '-e'], body('await import', 'await import')],
+      [['-e'], body('require', 'require')],
+    ] as const) {
+      const out = execFileSync('node', [...args, program], { cwd: consumer, encoding: 'utf8', env: userEnv });
+      expect(JSON.parse(out.trim().split('\n').pop()!)).to.deep.equal(expected);
+    }
+  });
+
   it('loads with require (CommonJS)', () => {
     const out = execFileSync('node', ['-e', `${script} console.log(ok(require('rx-kinesis')));`], {
       cwd: consumer,
