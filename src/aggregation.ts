@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import type { PendingRecord } from './pending.js';
 import type { PreparedRecord } from './records.js';
 
-/** The four bytes that open every KPL aggregated record. */
+/**
+ * The four bytes that open every KPL aggregated record.
+ *
+ * @example
+ * ```ts
+ * const isAggregate = (data: Uint8Array) => AGGREGATION_MAGIC.every((b, i) => data[i] === b);
+ * ```
+ */
 export const AGGREGATION_MAGIC: Readonly<Uint8Array> = Uint8Array.of(0xf3, 0x89, 0x9a, 0xc2);
 /** Magic + MD5 trailer: what an aggregate costs on top of its protobuf message. */
 const FRAMING_BYTES = AGGREGATION_MAGIC.length + 16;

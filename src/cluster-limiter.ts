@@ -21,6 +21,12 @@ const QUIT_TIMEOUT_MS = 1_000;
 /**
  * The least of an ioredis client that rx-kinesis uses: `duplicate()`, to open connections of its own with
  * the same settings (host, password, TLS, Sentinel) while yours stays untouched.
+ *
+ * @example
+ * ```ts
+ * const redis: IORedisClientLike = new Redis({ host: 'redis.internal' });
+ * toKinesis({ client, streamName: 's', limiter: { datastore: 'ioredis', client: redis } });
+ * ```
  */
 export interface IORedisClientLike {
   duplicate(override?: Record<string, unknown>): unknown;

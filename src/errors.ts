@@ -1,4 +1,11 @@
-/** Why a `toKinesis()` pipeline ended in error (besides an `InvalidRecordError` or the source's own error). */
+/**
+ * Why a `toKinesis()` pipeline ended in error (besides an `InvalidRecordError` or the source's own error).
+ *
+ * @example
+ * ```ts
+ * const retryLater = (code: KinesisSinkErrorCode) => code === 'RETRIES_EXHAUSTED' || code === 'BUFFER_OVERFLOW';
+ * ```
+ */
 export type KinesisSinkErrorCode =
   /** Kinesis refused the request for a reason retrying cannot fix (unknown stream, access denied, KMS). */
   | 'FATAL_REQUEST_ERROR'

@@ -7,12 +7,26 @@ import type { StreamRef } from './shard-map.js';
 import type { AggregationLimits } from './aggregation.js';
 import type { KinesisMetrics, MetricsRecorder } from './metrics.js';
 
-/** 5 MiB: the Kinesis limit on one PutRecords request (data + partition keys). */
+/**
+ * 5 MiB: the Kinesis limit on one PutRecords request (data + partition keys).
+ *
+ * @example
+ * ```ts
+ * toKinesis({ client, streamName: 'logs', maxBatchBytes: MAX_BATCH_BYTES / 2 });
+ * ```
+ */
 export const MAX_BATCH_BYTES = 5 * 1024 * 1024;
 /** `maxBufferedBytes` default where the source is pushed (`toKinesis()`) rather than pulled. */
 export const PUSHED_SOURCE_BUFFER_BYTES = 64 * 1024 * 1024;
 
-/** 500: the Kinesis limit on records in one PutRecords request. */
+/**
+ * 500: the Kinesis limit on records in one PutRecords request.
+ *
+ * @example
+ * ```ts
+ * toKinesis({ client, streamName: 'logs', maxBatchRecords: MAX_BATCH_RECORDS / 5 });
+ * ```
+ */
 export const MAX_BATCH_RECORDS = 500;
 
 /**
@@ -119,7 +133,14 @@ export interface AggregationOptions<A extends boolean = boolean> {
   maxBytes?: number;
 }
 
-/** Default `aggregation.maxBytes`. */
+/**
+ * Default `aggregation.maxBytes`: 50 KiB, as KPL (see README, "Aggregation", for the measurements).
+ *
+ * @example
+ * ```ts
+ * toKinesis({ client, streamName: 'clicks', aggregation: { enabled: true, maxBytes: DEFAULT_AGGREGATE_BYTES / 2 } });
+ * ```
+ */
 export const DEFAULT_AGGREGATE_BYTES = 50 * 1024;
 
 /**
@@ -214,7 +235,14 @@ export interface ToKinesisOptions<T = KinesisRecordInput, A extends boolean = fa
   random?: () => number;
 }
 
-/** Options with every default filled in and checked. */
+/**
+ * Options with every default filled in and checked.
+ *
+ * @example
+ * ```ts
+ * const { lingerMs, maxInFlightRequests }: ResolvedOptions<Reading> = resolveOptions({ client, streamName: 's' });
+ * ```
+ */
 export type ResolvedOptions<T> = Required<
   Omit<
     ToKinesisOptions<T>,

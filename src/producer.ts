@@ -43,7 +43,15 @@ function errorName(error: unknown): string {
 const MAP_REFRESH_MIN_INTERVAL_MS = 1000;
 const MAP_REFRESH_MAX_INTERVAL_MS = 30_000;
 
-/** A snapshot of what a producer holds, for progress displays and tests. */
+/**
+ * A snapshot of what a producer holds, for progress displays and tests.
+ *
+ * @example
+ * ```ts
+ * const { buffered, queued, shards }: ProducerStats = producer.stats;
+ * console.log(`${buffered} buffered, ${queued} waiting for ${shards.length} shards`);
+ * ```
+ */
 export interface ProducerStats {
   /** Items accepted and not yet finally delivered or failed. */
   buffered: number;

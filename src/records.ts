@@ -1,13 +1,41 @@
 import type { PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { hashKeyOf } from './hash-key.js';
 
-/** 1 MiB: the default Kinesis limit on one record (data + partition key). */
+/**
+ * 1 MiB: the default Kinesis limit on one record (data + partition key).
+ *
+ * @example
+ * ```ts
+ * prepareRecord(record, { maxRecordBytes: DEFAULT_MAX_RECORD_BYTES });
+ * ```
+ */
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
-/** 10 MiB: the most a stream allows after `UpdateMaxRecordSize`. */
+/**
+ * 10 MiB: the most a stream allows after `UpdateMaxRecordSize`.
+ *
+ * @example
+ * ```ts
+ * toKinesis({ client, streamName: 'raised', maxRecordBytes: MAX_RECORD_BYTES_CEILING });
+ * ```
+ */
 export const MAX_RECORD_BYTES_CEILING = 10 * 1024 * 1024;
-/** Kinesis partition keys are 1..256 characters. */
+/**
+ * Kinesis partition keys are 1..256 characters.
+ *
+ * @example
+ * ```ts
+ * const key = userId.slice(0, MAX_PARTITION_KEY_LENGTH);
+ * ```
+ */
 export const MAX_PARTITION_KEY_LENGTH = 256;
-/** 2^128 − 1: the top of the Kinesis hash-key space. */
+/**
+ * 2^128 − 1: the top of the Kinesis hash-key space.
+ *
+ * @example
+ * ```ts
+ * const lastShard = { PartitionKey: 'k', Data: 'v', ExplicitHashKey: MAX_HASH_KEY.toString() };
+ * ```
+ */
 export const MAX_HASH_KEY = (1n << 128n) - 1n;
 
 const EXPLICIT_HASH_KEY_PATTERN = /^(0|[1-9]\d{0,38})$/;
@@ -23,7 +51,15 @@ const EXPLICIT_HASH_KEY_PATTERN = /^(0|[1-9]\d{0,38})$/;
  */
 export type KinesisRecordInput = Omit<PutRecordsRequestEntry, 'Data'> & { Data: Uint8Array | string };
 
-/** Why a record was refused before it reached Kinesis. */
+/**
+ * Why a record was refused before it reached Kinesis.
+ *
+ * @example
+ * ```ts
+ * const refusals = new Map<InvalidRecordReason, number>();
+ * const onInvalidRecord = (e: InvalidRecordError) => refusals.set(e.reason, (refusals.get(e.reason) ?? 0) + 1);
+ * ```
+ */
 export type InvalidRecordReason =
   | 'NOT_AN_OBJECT'
   | 'PARTITION_KEY_NOT_A_STRING'
@@ -64,7 +100,15 @@ export class InvalidRecordError<T = unknown> extends Error {
   }
 }
 
-/** Limits a record is validated against. */
+/**
+ * Limits a record is validated against.
+ *
+ * @example
+ * ```ts
+ * const limits: RecordLimits = { maxRecordBytes: 2 * 1024 * 1024 };
+ * prepareRecord(record, limits);
+ * ```
+ */
 export interface RecordLimits {
   /** Data bytes + UTF-8 partition-key bytes. Default 1 MiB; at most 10 MiB. */
   maxRecordBytes: number;
@@ -73,6 +117,11 @@ export interface RecordLimits {
 /**
  * A validated record, normalised for sending: `Data` is bytes, `hashKey` is where it routes and `bytes` is
  * what it counts against the record, request and shard limits.
+ *
+ * @example
+ * ```ts
+ * const { entry, hashKey, bytes }: PreparedRecord = prepareRecord({ PartitionKey: 'k', Data: 'v' });
+ * ```
  */
 export interface PreparedRecord {
   readonly entry: PutRecordsRequestEntry & { Data: Uint8Array; PartitionKey: string };

@@ -18,7 +18,14 @@ export interface StreamRef {
   streamARN?: string;
 }
 
-/** One open shard and the inclusive hash-key range it owns. */
+/**
+ * One open shard and the inclusive hash-key range it owns.
+ *
+ * @example
+ * ```ts
+ * const { shardId, startingHashKey, endingHashKey }: ShardRange = map.shardFor(hashKeyOf('device-7'));
+ * ```
+ */
 export interface ShardRange {
   readonly shardId: string;
   readonly startingHashKey: bigint;

@@ -1,6 +1,13 @@
 import { hash } from 'node:crypto';
 
-/** A user record unpacked from a KPL aggregated record. */
+/**
+ * A user record unpacked from a KPL aggregated record.
+ *
+ * @example
+ * ```ts
+ * const [first]: UserRecord[] = deaggregate(record.data) ?? [];
+ * ```
+ */
 export interface UserRecord {
   readonly partitionKey: string;
   readonly explicitHashKey: string | undefined;
