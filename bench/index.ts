@@ -105,7 +105,7 @@ The machine is shared and noisy: compare ratios measured in the same run, not ab
 
 All scenarios run against \`rx-kinesis/testing\`'s emulator (provisioned-mode quotas of 1,000 records/s and
 1 MiB/s per shard with a 1 s burst, unless a scenario turns quotas off), through a \`KinesisClient\` with
-\`NodeHttpHandler\`. Scenarios 1–4 and 6 run producer and emulator in one process; 5 and 7 run each producer in
+\`NodeHttpHandler\`. Scenarios 1–4, 6 and 11 run producer and emulator in one process; 5 and 7 run each producer in
 a child process of its own. Rates are read from the emulator's per-second ledger, skipping the first two
 seconds of a run (its buckets start full).
 

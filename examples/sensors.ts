@@ -7,8 +7,9 @@
  * the device id as partition key and `ordering: 'per-key'`, so a device's summaries land in the order they
  * were made even though 1% of entries fail and are retried and requests are jittered (reordered) in flight.
  *
- * A live display shows each shard's delivered records/s, taken from the `ShardId`s of the PutRecords
- * responses, redrawn every second (a line per second when the output is not a terminal). After
+ * A live display shows each shard's delivered records/s from a `KinesisMetrics` the pipeline counts into:
+ * its `metrics$` snapshots, paired up (`pairwise`) into per-second rates, redraw it every second (a line per
+ * second when the output is not a terminal). After
  * `--seconds N` (default 20) the devices stop, the last windows are flushed and sent, and the emulator's
  * ledger is checked for lost records and per-key order. Exits 0 only if nothing was lost or reordered.
  *
@@ -18,9 +19,21 @@
  */
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { parseArgs } from 'node:util';
-import { bufferTime, filter, groupBy, interval, map, merge, mergeMap, takeUntil, tap, timer } from 'rxjs';
+import {
+  bufferTime,
+  filter,
+  groupBy,
+  interval,
+  map,
+  merge,
+  mergeMap,
+  pairwise,
+  takeUntil,
+  tap,
+  timer,
+} from 'rxjs';
 // In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
-import { toKinesis } from '../src/index.js';
+import { KinesisMetrics, toKinesis, type MetricsSnapshot } from '../src/index.js';
 import { startEmulator, type ExpectedRecord } from '../src/testing/index.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -135,15 +148,15 @@ console.log(
     `${DEVICES} devices for ${SECONDS} s`,
 );
 
-const count = { readings: 0, delivered: 0, retried: 0, failed: 0 };
+let readings = 0;
 const sent: ExpectedRecord[] = []; // in the order given to toKinesis: the order each key must land in
-const shardTotals = new Map<string, number>();
-let shardThisSecond = new Map<string, number>();
+// What the pipeline counts: per shard records put, retries, failures. Read by the display and the summary.
+const metrics = new KinesisMetrics({ intervalMs: 1000 });
 
 // Every device ticks at its own period until the run is over; then every source completes.
 const readings$ = merge(...devices.map((d) => interval(d.periodMs).pipe(map((seq) => read(d, seq))))).pipe(
   takeUntil(timer(SECONDS * 1000)),
-  tap(() => count.readings++),
+  tap(() => readings++),
 );
 
 // One summary per device per second: a window per device, empty windows skipped. When the readings
@@ -165,23 +178,27 @@ const summaries$ = readings$.pipe(
 const tty = process.stdout.isTTY === true;
 const started = performance.now();
 let drawnLines = 0;
-let lastDraw = { at: started, readings: 0 };
+let readingsBefore = 0;
 
-function draw(): void {
-  const now = performance.now();
-  // Rates over the last second (the final draw, after the flush, may come sooner: still per second).
-  const elapsed = Math.max((now - lastDraw.at) / 1000, 1);
-  const readingsRate = Math.round((count.readings - lastDraw.readings) / elapsed);
-  const perShard = [...shardTotals.keys()].sort().map((shard) => ({
-    shard,
-    rate: Math.round((shardThisSecond.get(shard) ?? 0) / elapsed),
-    total: shardTotals.get(shard) ?? 0,
-  }));
+function draw(before: MetricsSnapshot, now: MetricsSnapshot): void {
+  // Rates over the interval (the final draw, after the flush, may come sooner: still per second).
+  const elapsed = Math.max((now.time - before.time) / 1000, 1);
+  const readingsRate = Math.round((readings - readingsBefore) / elapsed);
+  readingsBefore = readings;
+  const stream = now.streams[STREAM];
+  const perShard = Object.keys(stream?.shards ?? {})
+    .sort()
+    .map((shard) => {
+      const total = stream.shards[shard].userRecordsPut;
+      const previous = before.streams[STREAM]?.shards[shard]?.userRecordsPut ?? 0;
+      return { shard, rate: Math.round((total - previous) / elapsed), total };
+    });
   const deliveredRate = perShard.reduce((t, s) => t + s.rate, 0);
-  const t = Math.round((now - started) / 1000);
+  const t = Math.round((performance.now() - started) / 1000);
   const head =
     `t=${t}s readings ${readingsRate}/s, delivered ${deliveredRate}/s ` +
-    `(${count.delivered} in all, ${count.retried} retried, ${count.failed} failed)`;
+    `(${stream?.userRecordsPut ?? 0} in all, ${stream?.retries ?? 0} retried, ` +
+    `${stream?.userRecordsFailed ?? 0} failed)`;
   if (tty) {
     const rows = perShard.map(({ shard, rate, total }) => {
       const bar = '█'.repeat(Math.min(40, Math.round(rate / 25))); // 40 cells = 1,000 records/s, the quota
@@ -195,10 +212,13 @@ function draw(): void {
     const shards = perShard.map((s) => `${s.shard} ${s.rate}/s`).join(', ');
     console.log(`${head} | ${shards || 'no shard written yet'}`);
   }
-  shardThisSecond = new Map();
-  lastDraw = { at: now, readings: count.readings };
 }
-const ticker = setInterval(draw, 1000);
+// metrics$ emits a snapshot at once and then every second; pairs of them give the rates.
+let lastSnapshot = metrics.snapshot();
+const display = metrics.metrics$.pipe(pairwise()).subscribe(([before, now]) => {
+  draw(before, now);
+  lastSnapshot = now;
+});
 
 // ---------------------------------------------------------------------------------------------------------
 // The run.
@@ -212,21 +232,9 @@ await new Promise<void>((resolve) =>
         sent.push({ partitionKey: record.PartitionKey, data: record.Data });
         return record;
       }),
-      toKinesis({ client, streamName: STREAM, ordering: 'per-key' }),
+      toKinesis({ client, streamName: STREAM, ordering: 'per-key', metrics }),
     )
     .subscribe({
-      next: (e) =>
-        e.response.Records?.forEach((r, i) => {
-          if (r.SequenceNumber) {
-            count.delivered++;
-            shardThisSecond.set(r.ShardId!, (shardThisSecond.get(r.ShardId!) ?? 0) + 1);
-            shardTotals.set(r.ShardId!, (shardTotals.get(r.ShardId!) ?? 0) + 1);
-          } else if (e.retrying[i]) {
-            count.retried++;
-          } else {
-            count.failed++;
-          }
-        }),
       error: (err) => {
         error = err;
         resolve();
@@ -234,8 +242,15 @@ await new Promise<void>((resolve) =>
       complete: resolve,
     }),
 );
-clearInterval(ticker);
-draw();
+display.unsubscribe();
+const final = metrics.snapshot();
+draw(lastSnapshot, final);
+const count = {
+  readings,
+  delivered: final.streams[STREAM]?.userRecordsPut ?? 0,
+  retried: final.streams[STREAM]?.retries ?? 0,
+  failed: final.streams[STREAM]?.userRecordsFailed ?? 0,
+};
 const seconds = (performance.now() - started) / 1000;
 
 const lost = emu.missing(sent).length;

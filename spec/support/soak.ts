@@ -19,8 +19,8 @@ import { KinesisClient, type PutRecordsInput } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { lastValueFrom, range, tap, type Observable } from 'rxjs';
 import * as lib from '../../src/index.js';
-import type { KinesisRecordInput, PutRecordsEmission, ToKinesisOptions } from '../../src/index.js';
-import { startEmulator, type FaultCounts, type FaultOptions } from '../../src/testing/index.js';
+import type { KinesisEmission, KinesisRecordInput, ToKinesisOptions } from '../../src/index.js';
+import { deaggregate, startEmulator, type FaultCounts, type FaultOptions } from '../../src/testing/index.js';
 
 const MiB = 1024 * 1024;
 
@@ -44,6 +44,8 @@ export interface SoakOptions {
    * `'putAll'`: pulled through `putAll()` with a bounded buffer. Default `'toKinesis'`. */
   feed?: 'toKinesis' | 'putAll';
   seed?: number;
+  /** Pack records into KPL aggregates of at most this many user records. Default: no aggregation. */
+  aggregateRecords?: number;
   /** Faults on top of the defaults (5% record failures, 2% 500s, 1% resets, 1–11 ms latency). */
   faults?: FaultOptions;
   /** The library under test: `src/` by default; `bench/soak.ts` passes the built `dist/`. */
@@ -54,6 +56,8 @@ export interface SoakOptions {
 
 export interface SoakResult {
   records: number;
+  /** User records per aggregate at most; undefined without aggregation. */
+  aggregateRecords: number | undefined;
   ordering: 'none' | 'per-key';
   feed: 'toKinesis' | 'putAll';
   shards: number;
@@ -73,14 +77,16 @@ export interface SoakResult {
   /** Neither delivered, finally failed nor unsent; or reported delivered but not in the stream. */
   lost: number;
   duplicates: number;
-  /** `faults.appliedResets × maxBatchRecords`. */
+  /** `faults.appliedResets × maxBatchRecords` (× `aggregateRecords` when aggregating). */
   duplicateBound: number;
   /** Records in PutRecords attempts that got no HTTP answer, as the client saw them. */
   unansweredRecords: number;
   inversions: number;
-  /** Entries answered with an ErrorCode and sent again. */
+  /** User records answered with an ErrorCode (or a wrong shard) and sent again. */
   retriedEntries: number;
   putRecordsRequests: number;
+  /** Kinesis records accepted (aggregates count one). */
+  kinesisRecords: number;
   throttled: number;
   faults: FaultCounts;
 }
@@ -102,6 +108,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     seed = 1,
     overdrive = 1.25,
     library = lib,
+    aggregateRecords,
   } = options;
   const emu = await startEmulator({
     shards,
@@ -135,7 +142,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       } catch (error) {
         const answered = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
         if (context.commandName === 'PutRecordsCommand' && answered === undefined) {
-          unansweredRecords += (args.input as PutRecordsInput).Records?.length ?? 0;
+          for (const entry of (args.input as PutRecordsInput).Records ?? [])
+            unansweredRecords += deaggregate(entry.Data!)?.length ?? 1;
         }
         throw error;
       }
@@ -149,23 +157,27 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   let finallyFailed = 0;
   let endedTwice = 0;
   let retriedEntries = 0;
-  const tally = (e: PutRecordsEmission<number>) => {
+  const settle = (id: number, landed: boolean, retrying: boolean) => {
+    if (retrying) {
+      retriedEntries++;
+      return;
+    }
+    if (landed) {
+      delivered++;
+      deliveredIds[id] = 1;
+    } else finallyFailed++;
+    if (finals[id]++ > 0) endedTwice++;
+  };
+  const tally = (e: KinesisEmission<number>) => {
     const results = e.response.Records ?? [];
     for (let i = 0; i < e.items.length; i++) {
-      const id = e.items[i];
-      if (results[i]?.SequenceNumber !== undefined) {
-        delivered++;
-        deliveredIds[id] = 1;
-      } else if (!e.retrying[i]) finallyFailed++;
-      else {
-        retriedEntries++;
-        continue;
-      }
-      if (finals[id]++ > 0) endedTwice++;
+      const landed = results[i]?.SequenceNumber !== undefined;
+      if (e.aggregated) e.items[i].forEach((id, j) => settle(id, landed, e.retrying[i][j]));
+      else settle(e.items[i], landed, e.retrying[i]);
     }
   };
 
-  const producerOptions: ToKinesisOptions<number> = {
+  const producerOptions: ToKinesisOptions<number, boolean> = {
     client,
     streamName: emu.streamName,
     toRecord: (id): KinesisRecordInput => ({ PartitionKey: soakKey(id, keys), Data: soakData(id, seed) }),
@@ -181,8 +193,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     retryBaseDelayMs: 20,
     retryMaxDelayMs: 400,
     maxBufferedRecords: feed === 'toKinesis' ? records : 50_000,
+    aggregation: { enabled: aggregateRecords !== undefined, maxRecords: aggregateRecords },
   };
-  const pipeline: Observable<PutRecordsEmission<number>> =
+  const pipeline: Observable<KinesisEmission<number>> =
     feed === 'toKinesis'
       ? range(0, records).pipe(library.toKinesis(producerOptions))
       : library.putAll(ids(records), producerOptions);
@@ -221,6 +234,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const stats = emu.stats();
     return {
       records,
+      aggregateRecords,
       ordering,
       feed,
       shards,
@@ -236,11 +250,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       endedTwice,
       lost,
       duplicates: emu.duplicates().count,
-      duplicateBound: stats.faults.appliedResets * maxBatchRecords,
+      duplicateBound: stats.faults.appliedResets * maxBatchRecords * (aggregateRecords ?? 1),
       unansweredRecords,
       inversions: emu.orderViolations(expected(records, keys, seed)).length,
       retriedEntries,
       putRecordsRequests: stats.requests.byOperation.PutRecords ?? 0,
+      kinesisRecords: stats.accepted,
       throttled: stats.throttled,
       faults: stats.faults,
     };
