@@ -98,7 +98,7 @@ writeFileSync(
   here('./RESULTS.md'),
   `# Benchmark results
 
-Produced by \`npm run bench\` (a full run takes about 5 minutes). Machine${machines.length > 1 ? 's' : ''}:
+Produced by \`npm run bench\` (a full run takes about 6 minutes). Machine${machines.length > 1 ? 's' : ''}:
 ${machines.map((m) => `- ${m}`).join('\n')}
 
 The machine is shared and noisy: compare ratios measured in the same run, not absolute numbers across runs.

@@ -80,6 +80,14 @@ export function membersOf<T>(unit: Outgoing<T>): readonly PendingRecord<T>[] {
   return unit instanceof Aggregate ? unit.members : [unit];
 }
 
+/** How many user records the outgoing Kinesis records carry, without listing them. */
+export function userRecordCount<T>(units: Outgoing<T> | readonly Outgoing<T>[]): number {
+  if (!Array.isArray(units)) return units instanceof Aggregate ? units.members.length : 1;
+  let count = 0;
+  for (const unit of units) count += unit instanceof Aggregate ? unit.members.length : 1;
+  return count;
+}
+
 /**
  * Packs user records of one shard into one aggregate, keeping the exact size of the protobuf message as
  * records are added, so limits are checked before anything is encoded. Partition keys and explicit hash

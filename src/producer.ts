@@ -1,6 +1,6 @@
 import type { PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
 import type { Subscription } from 'rxjs';
-import { Aggregate, membersOf, type Outgoing } from './aggregation.js';
+import { Aggregate, membersOf, userRecordCount, type Outgoing } from './aggregation.js';
 import { BatchCollector } from './batch-collector.js';
 import {
   describeError,
@@ -383,7 +383,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     if (this.state === 'closed') return;
     const aggregated = this.options.aggregation !== undefined;
     const metrics = this.metrics;
-    if (metrics) this.recordRequest(metrics, batch, ms);
+    metrics?.request(this.streamLabel, ms, batch.length, userRecordCount(batch));
     const retrying: (boolean | boolean[])[] = new Array(batch.length);
     const again: PendingRecord<T>[] = [];
     const misplaced: PendingRecord<T>[] = [];
@@ -407,7 +407,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
       }
       const code = delivered ? WRONG_SHARD : (result?.ErrorCode ?? NO_RESULT);
       if (metrics) {
-        const count = unit instanceof Aggregate ? unit.members.length : 1;
+        const count = userRecordCount(unit);
         if (delivered && !wrongShard) {
           metrics.kinesisRecordPut(
             this.streamLabel,
@@ -471,12 +471,6 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     return false;
   }
 
-  private recordRequest(metrics: MetricsRecorder, batch: Outgoing<T>[], ms: number): void {
-    let userRecords = 0;
-    for (const unit of batch) userRecords += unit instanceof Aggregate ? unit.members.length : 1;
-    metrics.request(this.streamLabel, ms, batch.length, userRecords);
-  }
-
   private emission(
     batch: Outgoing<T>[],
     request: PutRecordsInput,
@@ -509,9 +503,8 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     if (this.state === 'closed') return;
     const metrics = this.metrics;
     if (metrics) {
-      this.recordRequest(metrics, batch, ms);
-      let userRecords = 0;
-      for (const unit of batch) userRecords += unit instanceof Aggregate ? unit.members.length : 1;
+      const userRecords = userRecordCount(batch);
+      metrics.request(this.streamLabel, ms, batch.length, userRecords);
       metrics.error(this.streamLabel, undefined, errorName(error), userRecords);
     }
     if (!isRetryableRequestError(error)) {
