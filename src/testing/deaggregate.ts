@@ -73,10 +73,17 @@ class Reader {
  * ```
  */
 export function deaggregate(data: Uint8Array): UserRecord[] | undefined {
-  const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (buffer.length < MAGIC.length + DIGEST_BYTES || !buffer.subarray(0, MAGIC.length).equals(MAGIC)) {
+  // Most records are plain: tell them apart by their first bytes, before allocating anything.
+  if (
+    data.byteLength < MAGIC.length + DIGEST_BYTES ||
+    data[0] !== MAGIC[0] ||
+    data[1] !== MAGIC[1] ||
+    data[2] !== MAGIC[2] ||
+    data[3] !== MAGIC[3]
+  ) {
     return undefined;
   }
+  const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const messageEnd = buffer.length - DIGEST_BYTES;
   const message = buffer.subarray(MAGIC.length, messageEnd);
   if (!hash('md5', message, 'buffer').equals(buffer.subarray(messageEnd))) return undefined;
