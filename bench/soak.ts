@@ -1,6 +1,6 @@
 /**
  * `npm run soak [-- RECORDS]`: the fault soak at full size, 1,000,000 records by default, in both ordering
- * modes, against the built package (`dist/`). Quotas on and binding, 5% per-record InternalFailure, 2%
+ * modes and once more aggregated ('per-key'), against the built package (`dist/`). Quotas on and binding, 5% per-record InternalFailure, 2%
  * request-level 500s, 1% connection resets without an answer (half applied first), latency jitter; then
  * every record is accounted for (see spec/support/soak.ts).
  *
@@ -35,15 +35,23 @@ function checks(r: SoakResult): [string, boolean][] {
 
 const results: SoakResult[] = [];
 let failed = false;
-for (const [ordering, seed] of [
-  ['per-key', 1],
-  ['none', 2],
+/** KPL aggregates of ≤ 10 records in requests of ≤ 5, under quotas that count aggregates (so lower). */
+const AGGREGATED = { aggregateRecords: 10, maxBatchRecords: 5, ratePerShard: 300 };
+const modeName = (r: SoakResult) =>
+  r.aggregateRecords === undefined ? r.ordering : `${r.ordering}, aggregated ≤ ${r.aggregateRecords}`;
+for (const [ordering, seed, aggregated] of [
+  ['per-key', 1, false],
+  ['none', 2, false],
+  ['per-key', 3, true],
 ] as const) {
-  console.log(`soak: ${fmt.int(records)} records, ordering '${ordering}' …`);
+  console.log(
+    `soak: ${fmt.int(records)} records, ordering '${ordering}'${aggregated ? ', aggregated' : ''} …`,
+  );
   const r = await runSoak({
     records,
     ordering,
     seed,
+    ...(aggregated ? AGGREGATED : {}),
     // Pulled with a bounded buffer: a million records are not all held at once.
     feed: 'putAll',
     library,
@@ -67,7 +75,7 @@ for (const [ordering, seed] of [
 
 const first = results[0];
 const row = (r: SoakResult) =>
-  `| ${r.ordering} | ${fmt.int(r.records)} | ${(r.durationMs / 1000).toFixed(1)} s | ${fmt.int(r.lost)} | ` +
+  `| ${modeName(r)} | ${fmt.int(r.records)} | ${(r.durationMs / 1000).toFixed(1)} s | ${fmt.int(r.lost)} | ` +
   `${fmt.int(r.finallyFailed)} | ${fmt.int(r.duplicates)} ≤ ${fmt.int(r.duplicateBound)} | ` +
   `${fmt.int(r.inversions)}${r.ordering === 'per-key' ? '' : ' (not promised)'} | ` +
   `${fmt.int(r.faults.recordFailures)} / ${fmt.int(r.faults.requestFailures)} / ` +
@@ -83,7 +91,10 @@ const about =
   `**Lost**: items neither delivered, finally failed nor in an error's \`unsent\`, or reported delivered but ` +
   `absent from the stream. **Duplicates** can only come from requests applied and then reset: at most one ` +
   `request's records per such reset. **Inversions**: records that landed before an earlier-sent record of ` +
-  `their key (first copies).`;
+  `their key (first copies). The aggregated run packs records into KPL aggregates of at most ` +
+  `${AGGREGATED.aggregateRecords} in requests of at most ${AGGREGATED.maxBatchRecords}, with quotas of ` +
+  `${AGGREGATED.ratePerShard} Kinesis records/s per shard (quotas count aggregates); its duplicate bound is ` +
+  `per applied reset ${AGGREGATED.maxBatchRecords} × ${AGGREGATED.aggregateRecords} records.`;
 const section = `<!-- soak -->
 ## Soak
 
