@@ -273,6 +273,32 @@ describe('shared shard buckets in a real Redis', function () {
       expect(await settles(connections, baseline), 'after unsubscribe').to.equal(baseline);
     });
 
+    it('admits KPL aggregates through the shared buckets: everything delivered, no shard over its quota', async () => {
+      const limiter = {
+        datastore: 'ioredis',
+        clientOptions: { host: redis!.host, port: redis!.port },
+      } as const;
+      // 4 MiB over 2 shards: twice what their 1 MiB/s quota and 1 s burst take at once, so the buckets must hold it.
+      const sent = Array.from({ length: 40_000 }, (_, i) => ({
+        PartitionKey: `k${i % 300}`,
+        Data: Buffer.from(`${i}:`.padEnd(100, 'x')),
+      }));
+      const emissions = await lastValueFrom(
+        from(sent).pipe(
+          toKinesis({ client: kinesis, streamName: 'fleet', limiter, aggregation: { enabled: true } }),
+          toArray(),
+        ),
+      );
+      expect(emissions.flatMap((e) => e.items.flat()).length).to.be.at.least(sent.length);
+      expect(emu.missing(sent.map((r) => ({ partitionKey: r.PartitionKey, data: r.Data })))).to.deep.equal(
+        [],
+      );
+      const stats = emu.stats();
+      expect(stats.accepted).to.be.below(sent.length / 20); // packed
+      expect(stats.throttled).to.equal(0);
+      for (const shard of stats.shards) expect(shard.peakPerSecond).to.be.at.most(1000);
+    });
+
     it('uses a caller’s ioredis client for its settings only: never closes or listens to it', async () => {
       const own = new Redis({ host: redis!.host, port: redis!.port, lazyConnect: true });
       await own.connect();
