@@ -62,6 +62,14 @@ function expectSuccess(run: Run): void {
 describe('examples', function () {
   this.timeout(60_000);
 
+  it('quickstart.ts (npm start) writes 20,000 readings to kinesalite and reads every one back', async () => {
+    const run = await runExample('quickstart.ts');
+    expectSuccess(run);
+    expect(run.stdout).to.match(/^writing: 20000\/20000 delivered, 0 retried, 0 failed/m);
+    expect(run.stdout).to.match(/^total\s+20000\s+\d+$/m);
+    expect(run.stdout).to.match(/^OK: all 20000 readings came back byte for byte/m);
+  });
+
   it('pipe.ts pipes 1,000 orders to the stream and prints every PutRecords call', async () => {
     const run = await runExample('pipe.ts');
     expectSuccess(run);
