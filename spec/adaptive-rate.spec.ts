@@ -1,47 +1,18 @@
 import { expect } from 'chai';
 import { from } from 'rxjs';
 import { toKinesis } from '../src/index.js';
-import {
-  DEFAULT_RATE_ADAPTATION,
-  ShardLimiters,
-  TokenBucket,
-  type RateAdaptation,
-} from '../src/shard-limiter.js';
+import { DEFAULT_RATE_ADAPTATION, TokenBucket, type RateAdaptation } from '../src/shard-limiter.js';
 import type { EmulatorStats } from '../src/testing/index.js';
 import { EmulatorKit, makeItems, randomKey, sleep, toRecord, type Item } from './support/emulator-kit.js';
 import { withVirtualTime, type VirtualScheduler } from './support/fake-kinesis.js';
+import { admitInTurn, recordsLimiter } from './support/limiters.js';
 
 /** Halve on a throttle, at most once a second; regain 10% of the rate per second; never below 20%. */
 const HALVING: RateAdaptation = { decrease: 0.5, increasePerSecond: 0.1, cooldownMs: 1000, floor: 0.2 };
 
 /** A records-only limiter (bytes unlimited): 100 records/s, capacity 10. */
-function limiter(scheduler: VirtualScheduler, adaptation?: RateAdaptation | false) {
-  return new ShardLimiters({
-    recordsPerSecond: 100,
-    bytesPerSecond: Infinity,
-    burstMs: 100,
-    scheduler,
-    ...(adaptation === undefined ? {} : { adaptation }),
-  });
-}
-
-/** Admits `weights` one after another on a shard, as a lane does; resolves with each admission's virtual time. */
-async function admitInTurn(
-  scheduler: VirtualScheduler,
-  limiters: ShardLimiters,
-  shardId: string,
-  weights: readonly number[],
-): Promise<number[]> {
-  const times: number[] = [];
-  void (async () => {
-    for (const w of weights) {
-      await limiters.admit(shardId, w, 1);
-      times.push(scheduler.now());
-    }
-  })();
-  await scheduler.runUntil(() => times.length === weights.length);
-  return times;
-}
+const limiter = (scheduler: VirtualScheduler, adaptation?: RateAdaptation | false) =>
+  recordsLimiter(scheduler, 100, 100, adaptation);
 
 describe('adaptive rate (AIMD per shard)', function () {
   this.timeout(120_000);

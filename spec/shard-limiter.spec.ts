@@ -2,42 +2,12 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { asyncScheduler } from 'rxjs';
 import { ShardLimiters, TokenBucket } from '../src/shard-limiter.js';
-import { withVirtualTime, type VirtualScheduler } from './support/fake-kinesis.js';
+import { withVirtualTime } from './support/fake-kinesis.js';
+import { admitInTurn, recordsLimiter } from './support/limiters.js';
 
 /** The bucket size the limiter uses for a rate: `burstMs` of it, and at least 1. */
 const capacityOf = (perSecond: number, burstMs: number) =>
   Math.max(1, Math.ceil((perSecond * burstMs) / 1000));
-
-/** A records-only limiter (bytes unlimited). */
-function recordsLimiter(scheduler: VirtualScheduler, perSecond: number, burstMs: number) {
-  return new ShardLimiters({
-    recordsPerSecond: perSecond,
-    bytesPerSecond: Infinity,
-    burstMs,
-    scheduler,
-  });
-}
-
-/**
- * Admits `weights` one after another on a shard, as a shard lane does, and resolves with the virtual time
- * of each admission.
- */
-async function admitInTurn(
-  scheduler: VirtualScheduler,
-  limiters: ShardLimiters,
-  shardId: string,
-  weights: readonly number[],
-): Promise<number[]> {
-  const times: number[] = [];
-  void (async () => {
-    for (const w of weights) {
-      await limiters.admit(shardId, w, 1);
-      times.push(scheduler.now());
-    }
-  })();
-  await scheduler.runUntil(() => times.length === weights.length);
-  return times;
-}
 
 describe('TokenBucket', () => {
   it('starts full, refills at its rate up to its capacity, carrying fractions', () => {
