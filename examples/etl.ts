@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { putAll, type KinesisRecordInput } from '../src/index.js';
 import { seededRandom } from '../src/testing/faults.js';
 import { startEmulator, type ExpectedRecord } from '../src/testing/index.js';
+import { positiveInteger } from './support/args.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -46,15 +47,6 @@ const LINES = positiveInteger('--lines', args.lines);
 const SHARDS = positiveInteger('--shards', args.shards);
 const STREAM = 'clickstream';
 const USERS = 5_000;
-
-function positiveInteger(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`${name} must be a positive integer, got ${text}`);
-    process.exit(2);
-  }
-  return n;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // The sample file: one JSON event per line; ~1% malformed, ~5% heartbeats (dropped by the filter).

@@ -35,6 +35,7 @@ import {
 // In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
 import { KinesisMetrics, toKinesis, type MetricsSnapshot } from '../src/index.js';
 import { startEmulator, type ExpectedRecord } from '../src/testing/index.js';
+import { positiveInteger } from './support/args.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -49,15 +50,6 @@ const SECONDS = positiveInteger('--seconds', args.seconds);
 const DEVICES = positiveInteger('--devices', args.devices);
 const SHARDS = positiveInteger('--shards', args.shards);
 const STREAM = 'sensors';
-
-function positiveInteger(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`${name} must be a positive integer, got ${text}`);
-    process.exit(2);
-  }
-  return n;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // The devices and what they send.
