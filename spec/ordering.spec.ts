@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { from, type Observable, type Subscription } from 'rxjs';
+import { from, type Observable } from 'rxjs';
 import {
   KinesisSinkError,
   toKinesis,
@@ -28,6 +28,7 @@ import {
   type RecordOutcome,
   type VirtualScheduler,
 } from './support/fake-kinesis.js';
+import { start } from './support/run.js';
 
 const STREAM = 'ordering-stream';
 
@@ -47,38 +48,8 @@ const keyedRecord = (item: KeyedItem): KinesisRecordInput =>
 const orderKeyOf = (item: KeyedItem) =>
   item.explicitHashKey === undefined ? item.key : `#${item.explicitHashKey}`;
 
-interface VirtualRun<T> {
-  readonly emissions: PutRecordsEmission<T>[];
-  error: unknown;
-  completed: boolean;
-  readonly done: boolean;
-  readonly subscription: Subscription;
-}
-
-function startVirtual<T>(observable: Observable<PutRecordsEmission<T>>): VirtualRun<T> {
-  const run = {
-    emissions: [] as PutRecordsEmission<T>[],
-    error: undefined as unknown,
-    completed: false,
-    errored: false,
-    get done() {
-      return this.completed || this.errored;
-    },
-    subscription: undefined as unknown as Subscription,
-  };
-  run.subscription = observable.subscribe({
-    next: (e) => run.emissions.push(e),
-    error: (e) => {
-      run.error = e;
-      run.errored = true;
-    },
-    complete: () => (run.completed = true),
-  });
-  return run;
-}
-
 async function runVirtual<T>(scheduler: VirtualScheduler, observable: Observable<PutRecordsEmission<T>>) {
-  const run = startVirtual(observable);
+  const run = start(observable);
   try {
     await scheduler.runUntil(() => run.done);
   } finally {
@@ -260,7 +231,7 @@ describe("ordering: 'per-key'", function () {
       const others = items.filter((i) => i.key !== 'stuck');
       expect(stuck).to.have.length(5);
 
-      const run = startVirtual(
+      const run = start(
         from(items).pipe(
           toKinesis<KeyedItem>({
             client: fake.client,

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { from, Observable, Subject, tap, type Subscription } from 'rxjs';
+import { from, Subject, tap } from 'rxjs';
 import {
   InvalidRecordError,
   KinesisSinkError,
@@ -21,6 +21,7 @@ import {
   withVirtualTime,
   type FakeKinesisOptions,
 } from './support/fake-kinesis.js';
+import { runToEnd, start } from './support/run.js';
 
 const STREAM = 'fake-stream';
 const QUOTAS_OFF = { shardRecordsPerSecond: Infinity, shardBytesPerSecond: Infinity } as const;
@@ -42,51 +43,6 @@ function makeItems(n: number, seed = 1, size = 16): Item[] {
     new DataView(data.buffer).setUint32(0, id);
     return { id, key: `key-${Math.floor(random() * 1e9)}`, data };
   });
-}
-
-interface Run<T> {
-  readonly emissions: PutRecordsEmission<T>[];
-  error: unknown;
-  completed: boolean;
-  readonly done: boolean;
-  readonly subscription: Subscription;
-  /** Resolves (never rejects) once the Observable completed or errored. */
-  readonly finished: Promise<void>;
-}
-
-function start<T>(observable: Observable<PutRecordsEmission<T>>): Run<T> {
-  let settle!: () => void;
-  const finished = new Promise<void>((r) => (settle = r));
-  const run = {
-    emissions: [] as PutRecordsEmission<T>[],
-    error: undefined as unknown,
-    completed: false,
-    errored: false,
-    get done() {
-      return this.completed || this.errored;
-    },
-    finished,
-    subscription: undefined as unknown as Subscription,
-  };
-  run.subscription = observable.subscribe({
-    next: (e) => run.emissions.push(e),
-    error: (e) => {
-      run.error = e;
-      run.errored = true;
-      settle();
-    },
-    complete: () => {
-      run.completed = true;
-      settle();
-    },
-  });
-  return run;
-}
-
-async function runToEnd<T>(observable: Observable<PutRecordsEmission<T>>): Promise<Run<T>> {
-  const run = start(observable);
-  await run.finished;
-  return run;
 }
 
 /** Items finally delivered and finally failed, per the emissions. */
