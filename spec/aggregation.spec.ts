@@ -3,7 +3,6 @@
  * packing invariants, and the operator on the emulator — shard-correct aggregates, nothing lost, limits
  * counted in Kinesis records, per-key order and resharding.
  */
-import { deaggregateSync, type UserRecord as AggUserRecord } from 'aws-kinesis-agg';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { from, lastValueFrom, tap, toArray, type Observable } from 'rxjs';
@@ -23,6 +22,7 @@ import {
 import type { PendingRecord } from '../src/pending.js';
 import { deaggregate, type AcceptedRecord, type KinesisEmulator } from '../src/testing/index.js';
 import { EmulatorKit, expected, makeItems, toRecord, type Item } from './support/emulator-kit.js';
+import { decodeWithAwsKinesisAgg } from './support/kpl.js';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 
 function pending(input: KinesisRecordInput, shardId = 'shard'): PendingRecord<KinesisRecordInput> {
@@ -37,35 +37,6 @@ function pending(input: KinesisRecordInput, shardId = 'shard'): PendingRecord<Ki
     prev: undefined,
     next: undefined,
   };
-}
-
-/** What a consumer reads back from one Kinesis entry, decoded by aws-kinesis-agg (the independent decoder). */
-function decodeWithAwsKinesisAgg(entry: {
-  PartitionKey: string;
-  ExplicitHashKey?: string;
-  Data: Uint8Array;
-}) {
-  let out: AggUserRecord[] | undefined;
-  let failure: Error | undefined;
-  deaggregateSync(
-    {
-      partitionKey: entry.PartitionKey,
-      explicitPartitionKey: entry.ExplicitHashKey,
-      data: Buffer.from(entry.Data).toString('base64'),
-      sequenceNumber: '1',
-    } as never,
-    true,
-    (err, records) => {
-      failure = err ?? undefined;
-      out = records;
-    },
-  );
-  if (failure) throw failure;
-  return out!.map((r) => ({
-    partitionKey: r.partitionKey,
-    explicitHashKey: r.explicitPartitionKey,
-    data: Buffer.from(r.data, 'base64'),
-  }));
 }
 
 const partitionKey = fc

@@ -5,10 +5,11 @@ import {
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { expect } from 'chai';
-import { from, lastValueFrom, tap } from 'rxjs';
+import { from, lastValueFrom, tap, toArray } from 'rxjs';
 import { startLocalKinesis, type LocalKinesis } from '../examples/support/local-kinesis.js';
-import { toKinesis, type KinesisRecordInput } from '../src/index.js';
+import { hashKeyOf, toKinesis, type KinesisRecordInput } from '../src/index.js';
 import { seededRandom } from './support/fake-kinesis.js';
+import { decodeWithAwsKinesisAgg } from './support/kpl.js';
 
 const STREAM = 'to-kinesis-integration';
 const SHARDS = 4;
@@ -18,9 +19,13 @@ const RECORDS = 50_000;
 const identity = (key: string, data: Uint8Array) => `${key}\u0000${Buffer.from(data).toString('base64')}`;
 
 /** Every record of a shard, from the trim horizon up to the tip. */
-async function readShard(client: KinesisClient, shardId: string) {
+async function readShard(client: KinesisClient, shardId: string, streamName = STREAM) {
   const { ShardIterator } = await client.send(
-    new GetShardIteratorCommand({ StreamName: STREAM, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+    new GetShardIteratorCommand({
+      StreamName: streamName,
+      ShardId: shardId,
+      ShardIteratorType: 'TRIM_HORIZON',
+    }),
   );
   const records: { key: string; data: Uint8Array; sequenceNumber: string }[] = [];
   let iterator = ShardIterator;
@@ -110,5 +115,53 @@ describe('toKinesis against kinesalite', () => {
     expect([...read.keys()].sort()).to.deep.equal([...expected.keys()].sort());
     for (const [id, shards] of read) expect(shards.length).to.equal(expected.get(id)!.length);
     expect(sortedEntries(read)).to.deep.equal(sortedEntries(landed));
+  });
+
+  it('aggregated: kinesalite routes each aggregate by its ExplicitHashKey; aws-kinesis-agg unpacks every record on its own shard', async () => {
+    const stream = 'aggregated';
+    await local.createStream(stream, SHARDS);
+    const random = seededRandom(7);
+    const records: KinesisRecordInput[] = Array.from({ length: 20_000 }, (_, i) => ({
+      PartitionKey: `device-${Math.floor(random() * 500)}`,
+      Data: Buffer.from(`${i}:`.padEnd(80, 'x')),
+    }));
+    const client = local.client();
+    const emissions = await lastValueFrom(
+      from(records).pipe(
+        toKinesis({
+          client,
+          streamName: stream,
+          aggregation: { enabled: true },
+          shardBytesPerSecond: 8 * 2 ** 20,
+        }),
+        toArray(),
+      ),
+    );
+    expect(emissions.flatMap((e) => e.items.flat()).length).to.equal(records.length);
+
+    const { Shards } = await client.send(new ListShardsCommand({ StreamName: stream }));
+    const unpacked: string[] = [];
+    let kinesisRecords = 0;
+    for (const shard of Shards!) {
+      const [start, end] = [
+        BigInt(shard.HashKeyRange!.StartingHashKey!),
+        BigInt(shard.HashKeyRange!.EndingHashKey!),
+      ];
+      for (const r of await readShard(client, shard.ShardId!, stream)) {
+        kinesisRecords++;
+        const users = decodeWithAwsKinesisAgg({ PartitionKey: r.key, Data: r.data });
+        for (const user of users) {
+          const hashKey = hashKeyOf(user.partitionKey);
+          expect(hashKey >= start && hashKey <= end, `${user.partitionKey} on ${shard.ShardId}`).to.equal(
+            true,
+          );
+          unpacked.push(identity(user.partitionKey, user.data));
+        }
+      }
+    }
+    expect(kinesisRecords).to.be.below(records.length / 20); // packed
+    expect(unpacked.sort()).to.deep.equal(
+      records.map((r) => identity(r.PartitionKey!, r.Data as Uint8Array)).sort(),
+    );
   });
 });
