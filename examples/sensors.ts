@@ -34,6 +34,7 @@ import {
 } from 'rxjs';
 // In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
 import { KinesisMetrics, toKinesis, type MetricsSnapshot } from '../src/index.js';
+import { seededRandom } from '../src/testing/faults.js';
 import { startEmulator, type ExpectedRecord } from '../src/testing/index.js';
 import { positiveInteger } from './support/args.js';
 
@@ -80,18 +81,7 @@ interface Summary {
   last: number;
 }
 
-/** mulberry32: the same fleet on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
-
+// Seeded: the same fleet on every run.
 const random = seededRandom(42);
 const devices: Device[] = Array.from({ length: DEVICES }, (_, i) => ({
   id: `sensor-${String(i).padStart(4, '0')}`,
