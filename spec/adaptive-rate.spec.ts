@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { from } from 'rxjs';
 import { toKinesis } from '../src/index.js';
-import { DEFAULT_RATE_ADAPTATION, TokenBucket, type RateAdaptation } from '../src/shard-limiter.js';
+import { DEFAULT_RATE_ADAPTATION, TokenBucket, type RateAdaptation } from '../src/limits/shard-limiter.js';
 import type { EmulatorStats } from '../src/testing/index.js';
 import { EmulatorKit, makeItems, randomKey, sleep, toRecord, type Item } from './support/emulator-kit.js';
 import { withVirtualTime, type VirtualScheduler } from './support/fake-kinesis.js';

@@ -6,8 +6,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { from, lastValueFrom, tap, toArray, type Observable } from 'rxjs';
-import { AggregateBuilder, packChunk, type Outgoing } from '../src/aggregation.js';
-import { Fifo } from '../src/fifo.js';
+import { AggregateBuilder, packChunk, type Outgoing } from '../src/pipeline/aggregation.js';
+import { Fifo } from '../src/pipeline/fifo.js';
 import {
   AGGREGATION_MAGIC,
   hashKeyOf,
@@ -19,7 +19,7 @@ import {
   type KinesisRecordInput,
   type ToKinesisOptions,
 } from '../src/index.js';
-import type { PendingRecord } from '../src/pending.js';
+import type { PendingRecord } from '../src/pipeline/pending.js';
 import { deaggregate, type AcceptedRecord, type KinesisEmulator } from '../src/testing/index.js';
 import { EmulatorKit, expected, makeItems, toRecord, type Item } from './support/emulator-kit.js';
 import { decodeWithAwsKinesisAgg } from './support/kpl.js';

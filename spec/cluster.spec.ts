@@ -16,9 +16,9 @@ import {
   resolveLimiterOptions,
   type LimiterOptions,
   type ResolvedSharedLimiter,
-} from '../src/cluster-limiter.js';
+} from '../src/limits/cluster-limiter.js';
 import { resolveOptions, toKinesis, type KinesisRecordInput, type PutRecordsEmission } from '../src/index.js';
-import { ShardLimiters } from '../src/shard-limiter.js';
+import { ShardLimiters } from '../src/limits/shard-limiter.js';
 import { startEmulator, type KinesisEmulator } from '../src/testing/index.js';
 import { recordOf, type ChildConfig, type ChildReport } from './support/cluster-child.js';
 import { redisAvailable, startRedis, type RedisServer } from './support/redis-server.js';

@@ -14,7 +14,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { hashKeyOf } from '../src/hash-key.js';
+import { hashKeyOf } from '../src/kinesis/hash-key.js';
 import { startEmulator, type EmulatorOptions, type KinesisEmulator } from '../src/testing/index.js';
 
 type Protocol = 'http2' | 'http1';

@@ -24,7 +24,7 @@ import {
   type ShardMetrics,
   type StreamMetrics,
   type Summary,
-} from '../src/metrics.js';
+} from '../src/observe/metrics.js';
 
 const S = 'sensors';
 const S0 = 'shardId-000000000000';

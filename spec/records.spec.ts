@@ -11,7 +11,7 @@ import {
   prepareRecord,
   type InvalidRecordReason,
   type RecordLimits,
-} from '../src/records.js';
+} from '../src/kinesis/records.js';
 
 /** A data string distinctive enough that finding it in an error message means the data leaked. */
 const SECRET = 'zq-SECRET-payload-9f27c1';

@@ -2,9 +2,9 @@ import { PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } fr
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { startLocalKinesis, type LocalKinesis } from '../examples/support/local-kinesis.js';
-import { hashKeyOf } from '../src/hash-key.js';
-import { prepareRecord } from '../src/records.js';
-import { ShardMap } from '../src/shard-map.js';
+import { hashKeyOf } from '../src/kinesis/hash-key.js';
+import { prepareRecord } from '../src/kinesis/records.js';
+import { ShardMap } from '../src/kinesis/shard-map.js';
 
 const STREAM = 'routing-spec';
 const SHARDS = 4;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { asyncScheduler } from 'rxjs';
-import { ShardLimiters, TokenBucket } from '../src/shard-limiter.js';
+import { ShardLimiters, TokenBucket } from '../src/limits/shard-limiter.js';
 import { withVirtualTime } from './support/fake-kinesis.js';
 import { admitInTurn, recordsLimiter } from './support/limiters.js';
 

@@ -6,8 +6,8 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { hashKeyOf } from '../src/hash-key.js';
-import { ShardMap, streamFields, type ShardRange } from '../src/shard-map.js';
+import { hashKeyOf } from '../src/kinesis/hash-key.js';
+import { ShardMap, streamFields, type ShardRange } from '../src/kinesis/shard-map.js';
 
 const MAX = 2n ** 128n - 1n;
 

@@ -11,7 +11,7 @@
  */
 export { toKinesis } from './to-kinesis.js';
 export { putAll } from './put-all.js';
-export { KinesisProducer, type ProducerStats } from './producer.js';
+export { KinesisProducer, type ProducerStats } from './pipeline/producer.js';
 export {
   MAX_BATCH_BYTES,
   MAX_BATCH_RECORDS,
@@ -37,9 +37,9 @@ export {
   type KinesisRecordInput,
   type PreparedRecord,
   type RecordLimits,
-} from './records.js';
-export { hashKeyOf } from './hash-key.js';
-export { AGGREGATION_MAGIC } from './aggregation.js';
+} from './kinesis/records.js';
+export { hashKeyOf } from './kinesis/hash-key.js';
+export { AGGREGATION_MAGIC } from './pipeline/aggregation.js';
 export {
   KinesisMetrics,
   OTHER_ERROR_CODE,
@@ -52,6 +52,6 @@ export {
   type StreamMetrics,
   type StreamRates,
   type Summary,
-} from './metrics.js';
-export { listOpenShards, ShardMap, type ShardRange, type StreamRef } from './shard-map.js';
-export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './cluster-limiter.js';
+} from './observe/metrics.js';
+export { listOpenShards, ShardMap, type ShardRange, type StreamRef } from './kinesis/shard-map.js';
+export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './limits/cluster-limiter.js';

@@ -1,11 +1,11 @@
 import type { KinesisClient, PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
-import { resolveLimiterOptions, type LimiterOptions, type ResolvedSharedLimiter } from './cluster-limiter.js';
-import type { InvalidRecordError, KinesisRecordInput } from './records.js';
-import { checkMaxRecordBytes, DEFAULT_MAX_RECORD_BYTES } from './records.js';
-import type { StreamRef } from './shard-map.js';
-import type { AggregationLimits } from './aggregation.js';
-import type { KinesisMetrics, MetricsRecorder } from './metrics.js';
+import { resolveLimiterOptions, type LimiterOptions, type ResolvedSharedLimiter } from './limits/cluster-limiter.js';
+import type { InvalidRecordError, KinesisRecordInput } from './kinesis/records.js';
+import { checkMaxRecordBytes, DEFAULT_MAX_RECORD_BYTES } from './kinesis/records.js';
+import type { StreamRef } from './kinesis/shard-map.js';
+import type { AggregationLimits } from './pipeline/aggregation.js';
+import type { KinesisMetrics, MetricsRecorder } from './observe/metrics.js';
 
 /**
  * 5 MiB: the Kinesis limit on one PutRecords request (data + partition keys).

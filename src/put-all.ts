@@ -1,8 +1,8 @@
 import { Observable } from 'rxjs';
 import { withUnsent } from './errors.js';
 import type { EmissionOf, ToKinesisOptions } from './options.js';
-import { KinesisProducer } from './producer.js';
-import type { KinesisRecordInput } from './records.js';
+import { KinesisProducer } from './pipeline/producer.js';
+import type { KinesisRecordInput } from './kinesis/records.js';
 
 /**
  * Like `from(source).pipe(toKinesis(options))`, but pulls the next item only while the buffer has room:

@@ -6,8 +6,8 @@ import {
   type EmissionOf,
   type ToKinesisOptions,
 } from './options.js';
-import { KinesisProducer } from './producer.js';
-import { InvalidRecordError, type KinesisRecordInput } from './records.js';
+import { KinesisProducer } from './pipeline/producer.js';
+import { InvalidRecordError, type KinesisRecordInput } from './kinesis/records.js';
 
 /**
  * Writes an Observable's items to a Kinesis data stream and emits one {@link PutRecordsEmission} per

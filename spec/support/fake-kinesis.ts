@@ -18,7 +18,7 @@ import {
   type PutRecordsResultEntry,
 } from '@aws-sdk/client-kinesis';
 import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
-import { hashKeyOf } from '../../src/hash-key.js';
+import { hashKeyOf } from '../../src/kinesis/hash-key.js';
 
 export const MAX_HASH_KEY = (1n << 128n) - 1n;
 const KINESIS_MAX_RECORDS = 500;

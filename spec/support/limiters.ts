@@ -1,5 +1,5 @@
 /** Test support for the per-shard limiter specs: records-only limiters in virtual time, admitted as lanes do. */
-import { ShardLimiters, type RateAdaptation } from '../../src/shard-limiter.js';
+import { ShardLimiters, type RateAdaptation } from '../../src/limits/shard-limiter.js';
 import type { VirtualScheduler } from './fake-kinesis.js';
 
 /** A records-only limiter (bytes unlimited); `adaptation` as ShardLimiters takes it (default: the default). */

@@ -1,4 +1,4 @@
-import { hashKeyOf } from '../hash-key.js';
+import { hashKeyOf } from '../kinesis/hash-key.js';
 import { KinesisError, ValidationErrors, describeBlob, quote } from './errors.js';
 import type { FaultInjector } from './faults.js';
 import type { RecordLedger } from './ledger.js';

@@ -7,7 +7,7 @@ import {
   isRetryableRequestError,
   KinesisSinkError,
   type KinesisSinkErrorCode,
-} from './errors.js';
+} from '../errors.js';
 import {
   resolveOptions,
   type AggregatedPutRecordsEmission,
@@ -15,17 +15,17 @@ import {
   type PutRecordsEmission,
   type ResolvedOptions,
   type ToKinesisOptions,
-} from './options.js';
+} from '../options.js';
 import type { PendingRecord } from './pending.js';
 import { KeyOrder } from './key-order.js';
 import { LiveRecords } from './live-records.js';
-import type { MetricsRecorder } from './metrics.js';
-import { InvalidRecordError, prepareRecord, type KinesisRecordInput } from './records.js';
+import type { MetricsRecorder } from '../observe/metrics.js';
+import { InvalidRecordError, prepareRecord, type KinesisRecordInput } from '../kinesis/records.js';
 import { Retrier } from './retrier.js';
 import { Sender } from './sender.js';
 import { ShardLanes } from './shard-lanes.js';
-import { ShardLimiters } from './shard-limiter.js';
-import { ShardMap, streamFields } from './shard-map.js';
+import { ShardLimiters } from '../limits/shard-limiter.js';
+import { ShardMap, streamFields } from '../kinesis/shard-map.js';
 
 const THROTTLED = 'ProvisionedThroughputExceededException';
 const INTERNAL_FAILURE = 'InternalFailure';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PendingRecord } from './pending.js';
-import type { PreparedRecord } from './records.js';
+import type { PreparedRecord } from '../kinesis/records.js';
 
 /**
  * The four bytes that open every KPL aggregated record.

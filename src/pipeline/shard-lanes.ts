@@ -1,7 +1,7 @@
 import { packChunk, type AggregationLimits, type Outgoing } from './aggregation.js';
 import { Fifo } from './fifo.js';
 import type { PendingRecord } from './pending.js';
-import type { ShardLimiters } from './shard-limiter.js';
+import type { ShardLimiters } from '../limits/shard-limiter.js';
 
 interface Lane<T> {
   readonly shardId: string;

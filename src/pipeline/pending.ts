@@ -1,4 +1,4 @@
-import type { PreparedRecord } from './records.js';
+import type { PreparedRecord } from '../kinesis/records.js';
 
 /** A source item on its way to Kinesis: accepted, not yet finally delivered or failed. */
 export interface PendingRecord<T> {
