@@ -1,6 +1,10 @@
 import type { KinesisClient, PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
-import { resolveLimiterOptions, type LimiterOptions, type ResolvedSharedLimiter } from './limits/cluster-limiter.js';
+import {
+  resolveLimiterOptions,
+  type LimiterOptions,
+  type ResolvedSharedLimiter,
+} from './limits/cluster-limiter.js';
 import type { InvalidRecordError, KinesisRecordInput } from './kinesis/records.js';
 import { checkMaxRecordBytes, DEFAULT_MAX_RECORD_BYTES } from './kinesis/records.js';
 import type { StreamRef } from './kinesis/shard-map.js';
