@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { Http2ServerResponse } from 'node:http2';
-import { KinesisError } from './errors.js';
-import { FaultInjector, type FaultCounts, type FaultOptions, type RequestFate } from './faults.js';
+import { Dispatcher } from './dispatcher.js';
+import { FaultInjector, type FaultCounts, type FaultOptions } from './faults.js';
 import { KinesisApi } from './kinesis-api.js';
 import {
   RecordLedger,
@@ -12,13 +10,8 @@ import {
   type OrderViolation,
 } from './ledger.js';
 import { ShardQuota, resolveQuota, type QuotaOptions } from './quota.js';
-import { DualProtocolServer, type AnyRequest, type AnyResponse } from './server.js';
+import { DualProtocolServer } from './server.js';
 import type { ShardDescription, Stream } from './stream-state.js';
-
-const TARGET_PREFIX = 'Kinesis_20131202.';
-const CONTENT_TYPE = 'application/x-amz-json-1.1';
-// Far above the 5 MiB request limit once base64 and JSON overhead are added.
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /**
  * How to start the emulator. Every field is optional.
@@ -123,10 +116,6 @@ function positive(name: string, value: number): number {
   return value;
 }
 
-function isClosed(response: AnyResponse): boolean {
-  return response instanceof Http2ServerResponse ? response.stream.destroyed : response.destroyed;
-}
-
 /**
  * An in-process Amazon Kinesis Data Streams endpoint for tests: PutRecords, PutRecord, ListShards,
  * DescribeStreamSummary, CreateStream, SplitShard and MergeShards over the SDK's JSON 1.1 protocol, on
@@ -157,9 +146,7 @@ export class KinesisEmulator {
   private readonly faults: FaultInjector;
   private readonly ledger: RecordLedger;
   private readonly api: KinesisApi;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly requestCounts = { total: 0, byOperation: {} as Record<string, number> };
-  private readonly errorCounts: Record<string, number> = {};
+  private readonly dispatcher: Dispatcher;
 
   private constructor(
     options: EmulatorOptions,
@@ -171,7 +158,7 @@ export class KinesisEmulator {
     this.accountId = options.accountId ?? '000000000000';
     if (!/^\d{12}$/.test(this.accountId)) throw new RangeError('accountId must be 12 digits, as in ARNs');
     this.streamName = options.streamName ?? 'demo';
-    this.faults = new FaultInjector(options.faults);
+    this.faults = new FaultInjector(options.faults, clock);
     this.ledger = new RecordLedger(options.keepData ?? true, options.keepRecords ?? true);
     this.api = new KinesisApi({
       region: this.region,
@@ -186,6 +173,7 @@ export class KinesisEmulator {
       makeQuota: quota === undefined ? () => undefined : () => new ShardQuota(quota, clock()),
     });
     this.api.createStream(this.streamName, options.shards ?? 1);
+    this.dispatcher = new Dispatcher(this.api, this.faults, server, this.accountId);
     this.endpoint = `http://127.0.0.1:${server.port}`;
   }
 
@@ -193,7 +181,7 @@ export class KinesisEmulator {
   static async start(options: EmulatorOptions = {}): Promise<KinesisEmulator> {
     let emulator: KinesisEmulator | undefined;
     const server = await DualProtocolServer.listen((request, response) =>
-      emulator?.receive(request, response),
+      emulator?.dispatcher.receive(request, response),
     );
     try {
       emulator = new KinesisEmulator(options, server);
@@ -314,9 +302,9 @@ export class KinesisEmulator {
       peakPerSecond: peak(timeline),
       shards,
       requests: {
-        total: this.requestCounts.total,
-        byOperation: { ...this.requestCounts.byOperation },
-        errors: { ...this.errorCounts },
+        total: this.dispatcher.counts.total,
+        byOperation: { ...this.dispatcher.counts.byOperation },
+        errors: { ...this.dispatcher.counts.errors },
       },
       faults: { ...this.faults.counts },
     };
@@ -324,8 +312,7 @@ export class KinesisEmulator {
 
   /** Stops the server and frees every socket, session and timer; requests still delayed are dropped. */
   async close(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.dispatcher.close();
     await this.server.close();
   }
 
@@ -338,132 +325,6 @@ export class KinesisEmulator {
   private requireLedger(): void {
     if (!this.ledger.enabled)
       throw new Error('records are not kept: start the emulator with keepRecords: true');
-  }
-
-  private receive(request: AnyRequest, response: AnyResponse): void {
-    this.requestCounts.total++;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    request.on('end', () => {
-      if (size > MAX_BODY_BYTES) {
-        this.fail(response, new KinesisError('SerializationException', 'Request body too large.', 413));
-        return;
-      }
-      this.dispatch(request, response, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-    });
-  }
-
-  private dispatch(request: AnyRequest, response: AnyResponse, body: Buffer): void {
-    const target = request.headers['x-amz-target'];
-    const operation =
-      typeof target === 'string' && target.startsWith(TARGET_PREFIX)
-        ? target.slice(TARGET_PREFIX.length)
-        : '';
-    const counted = operation === '' ? '(unknown target)' : operation;
-    const byOperation = this.requestCounts.byOperation;
-    byOperation[counted] = (byOperation[counted] ?? 0) + 1;
-    if (operation === '' || !this.faults.applies(operation)) {
-      this.execute(request, response, operation, body, 'process');
-      return;
-    }
-    // Both draws happen on arrival so a seeded run does not depend on timer order.
-    const delay = this.faults.delay();
-    const fate = this.faults.fate();
-    if (delay === 0) {
-      this.execute(request, response, operation, body, fate);
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.execute(request, response, operation, body, fate);
-    }, delay);
-    this.timers.add(timer);
-  }
-
-  private execute(
-    request: AnyRequest,
-    response: AnyResponse,
-    operation: string,
-    body: Buffer,
-    fate: RequestFate,
-  ): void {
-    if (fate === 'reset') {
-      this.server.reset(request);
-      return;
-    }
-    let input: Record<string, unknown>;
-    try {
-      const parsed: unknown = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TypeError();
-      input = parsed as Record<string, unknown>;
-    } catch {
-      this.fail(
-        response,
-        new KinesisError('SerializationException', 'Could not parse the request body as a JSON object.'),
-      );
-      return;
-    }
-    if (fate === 'fail') {
-      this.fail(response, new KinesisError('InternalFailure', 'Internal service failure.', 500));
-      return;
-    }
-    if (fate === 'throttle') {
-      this.fail(response, this.requestThrottle(input));
-      return;
-    }
-    let result: unknown;
-    try {
-      result = operation === '' ? this.unknownTarget(request) : this.api.handle(operation, input);
-    } catch (error) {
-      this.fail(
-        response,
-        error instanceof KinesisError
-          ? error
-          : new KinesisError('InternalFailure', 'Internal service failure.', 500),
-      );
-      return;
-    }
-    if (fate === 'applyThenReset') {
-      this.server.reset(request);
-      return;
-    }
-    this.send(response, 200, JSON.stringify(result));
-  }
-
-  private unknownTarget(request: AnyRequest): never {
-    const target = request.headers['x-amz-target'];
-    throw new KinesisError('UnknownOperationException', `Unknown X-Amz-Target ${String(target)}.`);
-  }
-
-  private requestThrottle(input: Record<string, unknown>): KinesisError {
-    let where: string;
-    try {
-      where = this.api.resolveStream(input).where();
-    } catch {
-      where = `${String(input.StreamName)} under account ${this.accountId}`;
-    }
-    return new KinesisError(this.faults.current.throttleErrorCode, `Rate exceeded for stream ${where}.`);
-  }
-
-  private fail(response: AnyResponse, error: KinesisError): void {
-    this.errorCounts[error.code] = (this.errorCounts[error.code] ?? 0) + 1;
-    this.send(response, error.status, JSON.stringify(error), error.code);
-  }
-
-  private send(response: AnyResponse, status: number, body: string, errorType?: string): void {
-    if (isClosed(response)) return;
-    const headers: Record<string, string | number> = {
-      'content-type': CONTENT_TYPE,
-      'content-length': Buffer.byteLength(body),
-      'x-amzn-requestid': randomUUID(),
-    };
-    if (errorType !== undefined) headers['x-amzn-errortype'] = errorType;
-    response.writeHead(status, headers);
-    response.end(body);
   }
 }
 

@@ -30,10 +30,15 @@ export function seededRandom(seed: number): () => number {
 export type ThrottleErrorCode = 'ProvisionedThroughputExceededException' | 'LimitExceededException';
 
 /**
- * Faults the emulator injects. Rates are probabilities in [0, 1]; request-level rates are drawn once per
- * request (reset first, then 500, then throttle), so together they should not exceed 1.
+ * Faults the emulator injects. Rates are probabilities in [0, 1]. The request-level rates (`resetRate`,
+ * `requestFailureRate`, `requestThrottleRate`, `stallRate`, `slowAnswerRate`, `garbledBodyRate`,
+ * `headerResetRate`, `shortResponseRate`) are drawn once per request, in that order, from one draw, so
+ * together they should not exceed 1. Per-record rates (`recordFailureRate`, `emptyEntryRate`) are drawn
+ * per PutRecords entry. All of these apply to `operations` only; the ListShards faults and
+ * `resourceInUseMs` name their own scope.
  *
  * Replays are identical for a seed only when requests arrive in the same order (one in flight at a time).
+ * A rate left at 0 draws nothing, so turning a new fault on never changes what an old seed did.
  *
  * @example
  * ```ts
@@ -62,7 +67,117 @@ export interface FaultOptions {
   latencyMs?: number;
   /** Extra uniform random delay in [0, jitterMs) ms; reorders concurrent requests. Default 0. */
   jitterMs?: number;
-  /** Operations the faults apply to. Default `['PutRecords', 'PutRecord']`. */
+  /**
+   * Share of requests accepted and never answered, nor applied: a half-open connection or a stalled
+   * proxy. The request is held until the client aborts it or `emu.close()` drops the connection; it
+   * holds no timer, so it never keeps the process alive. Counted in `stalls`.
+   *
+   * @example
+   * ```ts
+   * emu.setFaults({ stallRate: 1 }); // every PutRecords hangs until the client's abort signal fires
+   * ```
+   */
+  stallRate?: number;
+  /**
+   * Share of requests applied at once but answered only `slowAnswerMs` later: a client that gives up
+   * first has written its records without knowing it. Counted in `slowAnswers`.
+   *
+   * @example
+   * ```ts
+   * emu.setFaults({ slowAnswerRate: 0.1, slowAnswerMs: 8_000 });
+   * ```
+   */
+  slowAnswerRate?: number;
+  /** How late a slow answer comes, ms. Default 10,000. */
+  slowAnswerMs?: number;
+  /**
+   * Share of requests applied and answered with HTTP 200 and a body that is not JSON (a truncated
+   * document), as a broken proxy might send. The SDK throws a parse error carrying status 200. Counted in
+   * `garbledBodies`.
+   *
+   * @example
+   * ```ts
+   * emu.setFaults({ seed: 3, garbledBodyRate: 0.05 });
+   * ```
+   */
+  garbledBodyRate?: number;
+  /**
+   * Share of requests applied, answered with the 200 header and half the body, then cut: the HTTP/2
+   * stream is reset (RST_STREAM, INTERNAL_ERROR; the SDK's default handler reports `ERR_HTTP2_STREAM_ERROR`)
+   * and an HTTP/1.1 socket destroyed mid-body. Counted in `headerResets` and, being applied resets, in
+   * `resets` and `appliedResets` too.
+   *
+   * @example
+   * ```ts
+   * emu.setFaults({ headerResetRate: 0.05 });
+   * ```
+   */
+  headerResetRate?: number;
+  /**
+   * Share of PutRecords requests applied in full and answered 200 with a `Records` array shorter than
+   * the request (a seeded length in [0, n − 1]; `FailedRecordCount` as if whole). The records behind the
+   * missing entries were written. Other operations are answered normally. Counted in `shortResponses`.
+   *
+   * @example
+   * ```ts
+   * emu.setFaults({ shortResponseRate: 0.02 });
+   * ```
+   */
+  shortResponseRate?: number;
+  /**
+   * Share of written PutRecords entries (and PutRecord calls) answered with an empty result entry `{}`:
+   * neither `SequenceNumber` nor `ErrorCode`. The record was written. Counted in `emptyEntries`.
+   *
+   * @example
+   * ```ts
+   * emu.setFaults({ emptyEntryRate: 0.01 });
+   * ```
+   */
+  emptyEntryRate?: number;
+  /**
+   * Share of ListShards requests answered with HTTP 400 `LimitExceededException` (AWS allows 1,000
+   * ListShards per second per stream), whatever `operations` says. Counted in `listShardsThrottles`.
+   *
+   * @example
+   * ```ts
+   * emu.setFaults({ listShardsThrottleRate: 1 }); // every ListShards refused until set back to 0
+   * ```
+   */
+  listShardsThrottleRate?: number;
+  /**
+   * The next N ListShards requests (counted from when this is set) are answered with HTTP 500
+   * `InternalFailure`, whatever `operations` says: a producer's startup against a service having a bad
+   * minute. Counted in `listShardsFailures`.
+   *
+   * @example
+   * ```ts
+   * const emu = await startEmulator({ faults: { listShardsFailures: 3 } }); // the 4th ListShards succeeds
+   * ```
+   */
+  listShardsFailures?: number;
+  /**
+   * Shards ListShards leaves out, so the hash ranges they own are covered by no listed open shard (as a
+   * listing taken mid-reshard can be). Writes still route to them, as AWS's do. Default none.
+   *
+   * @example
+   * ```ts
+   * const [, high] = emu.splitShard('shardId-000000000000');
+   * emu.setFaults({ unlistedShards: [high] }); // the upper half of the hash space is a gap
+   * ```
+   */
+  unlistedShards?: readonly string[];
+  /**
+   * For this many ms from when it is set (at start, when passed to `startEmulator`), every request
+   * except CreateStream and DescribeStreamSummary is answered with HTTP 400 `ResourceInUseException`,
+   * as for a stream still CREATING or UPDATING; by the emulator's clock. Counted in `resourceInUse`.
+   *
+   * @example
+   * ```ts
+   * const emu = await startEmulator({ faults: { resourceInUseMs: 500 } });
+   * ```
+   */
+  resourceInUseMs?: number;
+  /** Operations the rate faults apply to. Default `['PutRecords', 'PutRecord']`. */
   operations?: readonly string[];
 }
 
@@ -81,12 +196,33 @@ export interface FaultCounts {
   requestFailures: number;
   /** Requests answered with a whole-request throttle. */
   requestThrottles: number;
-  /** Connections reset without an answer, applied or not. */
+  /** Connections (or HTTP/2 streams) reset before a whole answer, applied or not; includes `headerResets`. */
   resets: number;
-  /** Of `resets`, those whose records were applied first. */
+  /**
+   * Of `resets`, those whose records were applied first: each may turn into duplicates when resent.
+   * Includes `headerResets`.
+   */
   appliedResets: number;
   /** Requests held back by `latencyMs` / `jitterMs`. */
   delayedRequests: number;
+  /** Requests never answered (`stallRate`); not applied. */
+  stalls: number;
+  /** Requests applied and answered late (`slowAnswerRate`). */
+  slowAnswers: number;
+  /** Requests applied and answered with an unparseable 200 body (`garbledBodyRate`). */
+  garbledBodies: number;
+  /** Requests applied and cut after the 200 header (`headerResetRate`). */
+  headerResets: number;
+  /** PutRecords requests applied and answered with too few result entries (`shortResponseRate`). */
+  shortResponses: number;
+  /** Written records answered with an empty result entry (`emptyEntryRate`). */
+  emptyEntries: number;
+  /** ListShards answered with `LimitExceededException` (`listShardsThrottleRate`). */
+  listShardsThrottles: number;
+  /** ListShards answered with 500 (`listShardsFailures`). */
+  listShardsFailures: number;
+  /** Requests refused with `ResourceInUseException` (`resourceInUseMs`). */
+  resourceInUse: number;
 }
 
 /**
@@ -94,10 +230,20 @@ export interface FaultCounts {
  *
  * @example
  * ```ts
- * if (faults.fate() === 'reset') socket.resetAndDestroy();
+ * if (faults.fate('PutRecords') === 'reset') socket.resetAndDestroy();
  * ```
  */
-export type RequestFate = 'process' | 'reset' | 'applyThenReset' | 'fail' | 'throttle';
+export type RequestFate =
+  | 'process'
+  | 'reset'
+  | 'applyThenReset'
+  | 'fail'
+  | 'throttle'
+  | 'stall'
+  | 'slowAnswer'
+  | 'garble'
+  | 'headerReset'
+  | 'short';
 
 type ResolvedFaults = Required<Omit<FaultOptions, 'seed'>>;
 
@@ -110,6 +256,17 @@ const DEFAULTS: ResolvedFaults = {
   applyBeforeResetRate: 0.5,
   latencyMs: 0,
   jitterMs: 0,
+  stallRate: 0,
+  slowAnswerRate: 0,
+  slowAnswerMs: 10_000,
+  garbledBodyRate: 0,
+  headerResetRate: 0,
+  shortResponseRate: 0,
+  emptyEntryRate: 0,
+  listShardsThrottleRate: 0,
+  listShardsFailures: 0,
+  unlistedShards: [],
+  resourceInUseMs: 0,
   operations: ['PutRecords', 'PutRecord'],
 };
 
@@ -119,7 +276,28 @@ const RATES = [
   'requestThrottleRate',
   'resetRate',
   'applyBeforeResetRate',
+  'stallRate',
+  'slowAnswerRate',
+  'garbledBodyRate',
+  'headerResetRate',
+  'shortResponseRate',
+  'emptyEntryRate',
+  'listShardsThrottleRate',
 ] as const;
+
+const DURATIONS = ['latencyMs', 'jitterMs', 'slowAnswerMs', 'resourceInUseMs'] as const;
+
+/** The request-level fates after reset/fail/throttle, in draw order. */
+const LATER_FATES = [
+  ['stallRate', 'stall', 'stalls'],
+  ['slowAnswerRate', 'slowAnswer', 'slowAnswers'],
+  ['garbledBodyRate', 'garble', 'garbledBodies'],
+  ['headerResetRate', 'headerReset', 'headerResets'],
+  ['shortResponseRate', 'short', 'shortResponses'],
+] as const;
+
+/** What ListShards-only faults make of one ListShards request. */
+export type ListShardsFate = 'process' | 'fail' | 'throttle';
 
 /**
  * Draws the injected faults from one seeded PRNG and counts them. Draws happen only for non-zero rates,
@@ -139,12 +317,27 @@ export class FaultInjector {
     resets: 0,
     appliedResets: 0,
     delayedRequests: 0,
+    stalls: 0,
+    slowAnswers: 0,
+    garbledBodies: 0,
+    headerResets: 0,
+    shortResponses: 0,
+    emptyEntries: 0,
+    listShardsThrottles: 0,
+    listShardsFailures: 0,
+    resourceInUse: 0,
   };
   private options: ResolvedFaults = { ...DEFAULTS };
   private operations = new Set<string>(DEFAULTS.operations);
   private random = seededRandom(1);
+  private listShardsFailuresLeft = 0;
+  private resourceInUseUntil = -Infinity;
 
-  constructor(options: FaultOptions = {}) {
+  /** `clock` (epoch ms) times `resourceInUseMs`; the emulator passes its own. */
+  constructor(
+    options: FaultOptions = {},
+    private readonly clock: () => number = Date.now,
+  ) {
     this.set(options);
   }
 
@@ -153,7 +346,10 @@ export class FaultInjector {
     return this.options;
   }
 
-  /** Merges `options` into the faults in force; a `seed` restarts the PRNG. */
+  /**
+   * Merges `options` into the faults in force; a `seed` restarts the PRNG, `listShardsFailures` and
+   * `resourceInUseMs` start counting again from now.
+   */
   set(options: FaultOptions): void {
     const { seed, ...rest } = options;
     const next: ResolvedFaults = { ...this.options };
@@ -164,15 +360,20 @@ export class FaultInjector {
       const rate = next[key];
       if (!(rate >= 0 && rate <= 1)) throw new RangeError(`${key} must be within [0, 1], got ${rate}`);
     }
-    if (!(next.latencyMs >= 0) || !(next.jitterMs >= 0)) {
-      throw new RangeError('latencyMs and jitterMs must be ≥ 0');
+    for (const key of DURATIONS) {
+      if (!(next[key] >= 0)) throw new RangeError(`${key} must be ≥ 0, got ${next[key]}`);
+    }
+    if (!(Number.isInteger(next.listShardsFailures) && next.listShardsFailures >= 0)) {
+      throw new RangeError(`listShardsFailures must be a whole number ≥ 0, got ${next.listShardsFailures}`);
     }
     this.options = next;
     this.operations = new Set(next.operations);
     if (seed !== undefined) this.random = seededRandom(seed);
+    if (rest.listShardsFailures !== undefined) this.listShardsFailuresLeft = rest.listShardsFailures;
+    if (rest.resourceInUseMs !== undefined) this.resourceInUseUntil = this.clock() + rest.resourceInUseMs;
   }
 
-  /** Whether `operation` is subject to faults at all. */
+  /** Whether `operation` is subject to the rate faults at all. */
   applies(operation: string): boolean {
     return this.operations.has(operation);
   }
@@ -185,26 +386,43 @@ export class FaultInjector {
     return ms;
   }
 
-  /** The request-level fate of one request. */
-  fate(): RequestFate {
-    const { resetRate, requestFailureRate, requestThrottleRate } = this.options;
-    if (resetRate + requestFailureRate + requestThrottleRate === 0) return 'process';
+  /** The request-level fate of one request of `operation` (one of `operations`). */
+  fate(operation: string): RequestFate {
+    const o = this.options;
+    let total = o.resetRate + o.requestFailureRate + o.requestThrottleRate;
+    for (const [rate] of LATER_FATES) total += o[rate];
+    if (total === 0) return 'process';
     const draw = this.random();
-    if (draw < resetRate) {
+    let below = o.resetRate;
+    if (draw < below) {
       this.counts.resets++;
-      if (this.options.applyBeforeResetRate > 0 && this.random() < this.options.applyBeforeResetRate) {
+      if (o.applyBeforeResetRate > 0 && this.random() < o.applyBeforeResetRate) {
         this.counts.appliedResets++;
         return 'applyThenReset';
       }
       return 'reset';
     }
-    if (draw < resetRate + requestFailureRate) {
+    below += o.requestFailureRate;
+    if (draw < below) {
       this.counts.requestFailures++;
       return 'fail';
     }
-    if (draw < resetRate + requestFailureRate + requestThrottleRate) {
+    below += o.requestThrottleRate;
+    if (draw < below) {
       this.counts.requestThrottles++;
       return 'throttle';
+    }
+    for (const [rate, fate, count] of LATER_FATES) {
+      below += o[rate];
+      if (draw >= below) continue;
+      // Only PutRecords has a Records array to shorten.
+      if (fate === 'short' && operation !== 'PutRecords') return 'process';
+      this.counts[count]++;
+      if (fate === 'headerReset') {
+        this.counts.resets++;
+        this.counts.appliedResets++;
+      }
+      return fate;
     }
     return 'process';
   }
@@ -214,6 +432,40 @@ export class FaultInjector {
     const rate = this.options.recordFailureRate;
     if (rate === 0 || this.random() >= rate) return false;
     this.counts.recordFailures++;
+    return true;
+  }
+
+  /** Whether the next written record is answered with an empty result entry. */
+  emptiesEntry(): boolean {
+    const rate = this.options.emptyEntryRate;
+    if (rate === 0 || this.random() >= rate) return false;
+    this.counts.emptyEntries++;
+    return true;
+  }
+
+  /** How many of `n` result entries a short response keeps: seeded, in [0, n − 1]. */
+  shortLength(n: number): number {
+    return Math.floor(this.random() * n);
+  }
+
+  /** What the ListShards-only faults do to this ListShards request (drawn whatever `operations` says). */
+  listShardsFate(): ListShardsFate {
+    if (this.listShardsFailuresLeft > 0) {
+      this.listShardsFailuresLeft--;
+      this.counts.listShardsFailures++;
+      return 'fail';
+    }
+    const rate = this.options.listShardsThrottleRate;
+    if (rate === 0 || this.random() >= rate) return 'process';
+    this.counts.listShardsThrottles++;
+    return 'throttle';
+  }
+
+  /** Whether `operation` is refused with `ResourceInUseException` now (`resourceInUseMs`). */
+  resourceInUse(operation: string): boolean {
+    if (operation === 'CreateStream' || operation === 'DescribeStreamSummary') return false;
+    if (!(this.clock() < this.resourceInUseUntil)) return false;
+    this.counts.resourceInUse++;
     return true;
   }
 }

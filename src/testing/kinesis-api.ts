@@ -1,17 +1,35 @@
-import { hashKeyOf } from '../kinesis/hash-key.js';
-import { KinesisError, ValidationErrors, describeBlob, quote } from './errors.js';
+import type {
+  CreateStreamInput,
+  DescribeStreamSummaryInput,
+  DescribeStreamSummaryOutput,
+  ListShardsInput,
+  ListShardsOutput,
+  MergeShardsInput,
+  PutRecordInput,
+  PutRecordOutput,
+  PutRecordsInput,
+  PutRecordsOutput,
+  PutRecordsResultEntry,
+  SplitShardInput,
+} from '@aws-sdk/client-kinesis';
+import { KinesisError, ValidationErrors, quote } from './errors.js';
 import type { FaultInjector } from './faults.js';
 import type { RecordLedger } from './ledger.js';
 import type { ShardQuota } from './quota.js';
-import { MAX_HASH_KEY, Stream, type Shard, type ShardDescription } from './stream-state.js';
+import { routingHashKey } from './routing.js';
+import { Stream, type Shard } from './stream-state.js';
+import {
+  STREAM_ARN,
+  STREAM_NAME,
+  checkEntry,
+  checkHashKeySyntax,
+  checkStreamFields,
+  checkStreamName,
+  explicitHashKey,
+  requireShardId,
+} from './validation.js';
+import type { Unchecked, Wire } from './wire.js';
 
-const STREAM_NAME_PATTERN = '[a-zA-Z0-9_.-]+';
-const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
-const STREAM_ARN_PATTERN = 'arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+';
-const STREAM_ARN = /^arn:aws[^:]*:kinesis:([^:]*):(\d{12}):stream\/([a-zA-Z0-9_.-]{1,128})$/;
-const HASH_KEY_PATTERN = '0|([1-9]\\d{0,38})';
-const HASH_KEY = /^(0|[1-9]\d{0,38})$/;
-const MAX_PARTITION_KEY_LENGTH = 256;
 const MAX_RECORDS = 500;
 const LIST_SHARDS_PAGE = 1000;
 const SHARD_FILTERS = [
@@ -58,14 +76,31 @@ export interface ApiContext {
   readonly makeQuota: () => ShardQuota | undefined;
 }
 
-type Input = Record<string, unknown>;
+type Input = Unchecked<Record<string, unknown>>;
 
-interface PutEntryResult {
-  SequenceNumber?: string;
-  ShardId?: string;
-  ErrorCode?: string;
-  ErrorMessage?: string;
+/**
+ * One operation: a parsed request body in, a response body out; throws {@link KinesisError} to refuse.
+ *
+ * @example
+ * ```ts
+ * api.register('GetShardIterator', (input) => reader.getShardIterator(input));
+ * ```
+ */
+export type Action = (input: Input) => unknown;
+
+/** A record that passed validation, ready for the write path. */
+interface CheckedRecord {
+  readonly partitionKey: string;
+  /** As sent, only when given. */
+  readonly explicitHashKey: string | undefined;
+  /** Where it routes: the ExplicitHashKey, else MD5 of the partition key. */
+  readonly hashKey: bigint;
+  readonly data: Buffer;
+  /** Data + partition key bytes: what the limits count. */
+  readonly size: number;
 }
+
+type ResultEntry = Wire<PutRecordsResultEntry>;
 
 interface ListShardsToken {
   s: string;
@@ -75,8 +110,9 @@ interface ListShardsToken {
 }
 
 /**
- * The Kinesis operations the emulator serves, on parsed JSON 1.1 inputs. Throws {@link KinesisError}
- * for anything AWS would refuse.
+ * The Kinesis operations the emulator serves, on parsed JSON 1.1 inputs in the SDK's shapes. Throws
+ * {@link KinesisError} for anything AWS would refuse. Operations live in one table, so another part of
+ * the emulator (the read side) adds its own with {@link KinesisApi.register}.
  *
  * @example
  * ```ts
@@ -87,29 +123,30 @@ interface ListShardsToken {
  */
 export class KinesisApi {
   readonly streams = new Map<string, Stream>();
+  private readonly actions = new Map<string, Action>([
+    ['PutRecords', (input) => this.putRecords(input)],
+    ['PutRecord', (input) => this.putRecord(input)],
+    ['ListShards', (input) => this.listShards(input)],
+    ['DescribeStreamSummary', (input) => this.describeStreamSummary(input)],
+    ['CreateStream', (input) => this.createStreamAction(input)],
+    ['SplitShard', (input) => this.splitShard(input)],
+    ['MergeShards', (input) => this.mergeShards(input)],
+  ]);
 
   constructor(private readonly context: ApiContext) {}
 
   /** Runs `operation` (the part of `X-Amz-Target` after the dot) and returns the response body. */
   handle(operation: string, input: Input): unknown {
-    switch (operation) {
-      case 'PutRecords':
-        return this.putRecords(input);
-      case 'PutRecord':
-        return this.putRecord(input);
-      case 'ListShards':
-        return this.listShards(input);
-      case 'DescribeStreamSummary':
-        return this.describeStreamSummary(input);
-      case 'CreateStream':
-        return this.createStreamAction(input);
-      case 'SplitShard':
-        return this.splitShard(input);
-      case 'MergeShards':
-        return this.mergeShards(input);
-      default:
-        throw new KinesisError('UnknownOperationException', `Operation ${operation} is not supported.`);
+    const action = this.actions.get(operation);
+    if (action === undefined) {
+      throw new KinesisError('UnknownOperationException', `Operation ${operation} is not supported.`);
     }
+    return action(input);
+  }
+
+  /** Serves `operation` with `action` from now on (replacing any earlier one). */
+  register(operation: string, action: Action): void {
+    this.actions.set(operation, action);
   }
 
   createStream(name: string, shardCount: number, mode: 'PROVISIONED' | 'ON_DEMAND' = 'PROVISIONED'): Stream {
@@ -133,7 +170,7 @@ export class KinesisApi {
   }
 
   /** The stream a request names by StreamName and/or StreamARN. */
-  resolveStream(input: Input): Stream {
+  resolveStream(input: Unchecked<{ StreamName?: string; StreamARN?: string }>): Stream {
     const name = input.StreamName;
     const arn = input.StreamARN;
     const errors = new ValidationErrors();
@@ -173,7 +210,7 @@ export class KinesisApi {
     return stream;
   }
 
-  private putRecords(input: Input): unknown {
+  private putRecords(input: Unchecked<PutRecordsInput>): Wire<PutRecordsOutput> {
     const { maxRecordBytes, maxRequestBytes } = this.context;
     const errors = new ValidationErrors();
     checkStreamFields(input, errors);
@@ -189,17 +226,13 @@ export class KinesisApi {
       errors.throwIfAny();
     }
     // Validate everything before touching any shard: AWS refuses the whole request on one bad entry.
-    const datas = new Array<Buffer>(n);
-    const sizes = new Array<number>(n);
+    const datas = new Array<Buffer | undefined>(n);
     let total = 0;
     for (let i = 0; i < n; i++) {
       const data = checkEntry(records[i], `records.${i + 1}.member.`, maxRecordBytes, errors);
-      if (data !== undefined) {
-        const size = data.length + Buffer.byteLength((records[i] as Input).PartitionKey as string);
-        datas[i] = data;
-        sizes[i] = size;
-        total += size;
-      }
+      datas[i] = data;
+      if (data !== undefined)
+        total += data.length + Buffer.byteLength((records[i] as Input).PartitionKey as string);
     }
     errors.throwIfAny();
     if (total > maxRequestBytes) {
@@ -208,74 +241,71 @@ export class KinesisApi {
         `Records size exceeds ${maxRequestBytes / (1024 * 1024)} MB limit`,
       );
     }
-    const explicitKeys = new Array<bigint | undefined>(n);
-    for (let i = 0; i < n; i++) explicitKeys[i] = explicitHashKey(records[i] as Input);
+    const checked = records.map((entry, i) => checkedRecord(entry as Input, datas[i] as Buffer));
     const stream = this.resolveStream(input);
-
-    const { clock, faults, ledger, startedAt } = this.context;
-    const now = clock();
-    const second = Math.max(0, Math.floor((now - startedAt) / 1000));
-    const withFaults = faults.applies('PutRecords');
-    const out = new Array<PutEntryResult>(n);
+    const out = this.write(stream, checked, 'PutRecords');
     let failed = 0;
-    for (let i = 0; i < n; i++) {
-      const entry = records[i] as Input;
-      const partitionKey = entry.PartitionKey as string;
-      const shard = stream.shardFor(explicitKeys[i] ?? hashKeyOf(partitionKey));
-      if (withFaults && faults.recordFails()) {
-        shard.failed++;
-        failed++;
-        out[i] = { ErrorCode: 'InternalFailure', ErrorMessage: INTERNAL_FAILURE };
-        continue;
-      }
-      const size = sizes[i];
-      if (shard.quota !== undefined && !shard.quota.tryTake(size, now)) {
-        shard.throttled++;
-        failed++;
-        out[i] = {
-          ErrorCode: 'ProvisionedThroughputExceededException',
-          ErrorMessage: throttleMessage(shard, stream),
-        };
-        continue;
-      }
-      const sequenceNumber = stream.nextSequenceNumber();
-      shard.recordAccepted(size, second);
-      const ehk = explicitKeys[i] === undefined ? undefined : (entry.ExplicitHashKey as string);
-      ledger.add(stream.name, partitionKey, ehk, datas[i], shard.shardId, sequenceNumber, now);
-      out[i] = { SequenceNumber: sequenceNumber, ShardId: shard.shardId };
-    }
+    for (const entry of out) if (entry.ErrorCode !== undefined) failed++;
     return { FailedRecordCount: failed, Records: out, EncryptionType: 'NONE' };
   }
 
-  private putRecord(input: Input): unknown {
+  private putRecord(input: Unchecked<PutRecordInput>): Wire<PutRecordOutput> {
     const errors = new ValidationErrors();
     checkStreamFields(input, errors);
     const data = checkEntry(input, '', this.context.maxRecordBytes, errors);
     errors.throwIfAny();
-    const hashKey = explicitHashKey(input);
+    const record = checkedRecord(input, data as Buffer);
     const stream = this.resolveStream(input);
-
-    const { clock, faults, ledger, startedAt } = this.context;
-    const partitionKey = input.PartitionKey as string;
-    const shard = stream.shardFor(hashKey ?? hashKeyOf(partitionKey));
-    if (faults.applies('PutRecord') && faults.recordFails()) {
-      shard.failed++;
-      throw new KinesisError('InternalFailure', INTERNAL_FAILURE, 500);
+    const [result] = this.write(stream, [record], 'PutRecord');
+    // PutRecord has no per-entry errors: the entry's failure is the whole request's.
+    if (result.ErrorCode === 'InternalFailure') {
+      throw new KinesisError(result.ErrorCode, result.ErrorMessage as string, 500);
     }
-    const now = clock();
-    const size = (data as Buffer).length + Buffer.byteLength(partitionKey);
-    if (shard.quota !== undefined && !shard.quota.tryTake(size, now)) {
-      shard.throttled++;
-      throw new KinesisError('ProvisionedThroughputExceededException', throttleMessage(shard, stream));
-    }
-    const sequenceNumber = stream.nextSequenceNumber();
-    shard.recordAccepted(size, Math.max(0, Math.floor((now - startedAt) / 1000)));
-    const ehk = hashKey === undefined ? undefined : (input.ExplicitHashKey as string);
-    ledger.add(stream.name, partitionKey, ehk, data as Buffer, shard.shardId, sequenceNumber, now);
-    return { ShardId: shard.shardId, SequenceNumber: sequenceNumber, EncryptionType: 'NONE' };
+    if (result.ErrorCode !== undefined)
+      throw new KinesisError(result.ErrorCode, result.ErrorMessage as string);
+    return { ShardId: result.ShardId, SequenceNumber: result.SequenceNumber, EncryptionType: 'NONE' };
   }
 
-  private listShards(input: Input): unknown {
+  /**
+   * The one write path of PutRecords and PutRecord: per record, route, draw the injected failure, take
+   * the shard's quota, then write (sequence number, counters, ledger). Returns the result entries in
+   * request order; an injected empty entry (`emptyEntryRate`) is written but answered with `{}`.
+   */
+  private write(stream: Stream, records: readonly CheckedRecord[], operation: string): ResultEntry[] {
+    const { clock, faults, ledger, startedAt } = this.context;
+    const now = clock();
+    const second = Math.max(0, Math.floor((now - startedAt) / 1000));
+    const withFaults = faults.applies(operation);
+    return records.map((record): ResultEntry => {
+      const shard = stream.shardFor(record.hashKey);
+      if (withFaults && faults.recordFails()) {
+        shard.failed++;
+        return { ErrorCode: 'InternalFailure', ErrorMessage: INTERNAL_FAILURE };
+      }
+      if (shard.quota !== undefined && !shard.quota.tryTake(record.size, now)) {
+        shard.throttled++;
+        return {
+          ErrorCode: 'ProvisionedThroughputExceededException',
+          ErrorMessage: throttleMessage(shard, stream),
+        };
+      }
+      const sequenceNumber = stream.nextSequenceNumber();
+      shard.recordAccepted(record.size, second);
+      ledger.add({
+        streamName: stream.name,
+        partitionKey: record.partitionKey,
+        explicitHashKey: record.explicitHashKey,
+        data: record.data,
+        shardId: shard.shardId,
+        sequenceNumber,
+        arrivedAt: now,
+      });
+      if (withFaults && faults.emptiesEntry()) return {};
+      return { SequenceNumber: sequenceNumber, ShardId: shard.shardId };
+    });
+  }
+
+  private listShards(input: Unchecked<ListShardsInput>): Wire<ListShardsOutput> {
     const errors = new ValidationErrors();
     const maxResults = input.MaxResults;
     if (maxResults !== undefined && maxResults !== null) {
@@ -288,7 +318,7 @@ export class KinesisApi {
         errors.add(quote(maxResults), 'maxResults', 'Member must have value less than or equal to 10000');
       }
     }
-    const filter = input.ShardFilter as Input | undefined | null;
+    const filter = input.ShardFilter as Unchecked<{ Type: string; ShardId: string }> | undefined | null;
     const filterType = filter?.Type;
     if (filter != null && (typeof filterType !== 'string' || !SHARD_FILTERS.includes(filterType))) {
       errors.add(
@@ -325,9 +355,10 @@ export class KinesisApi {
     // Shard ids are zero-padded, so string order is creation order.
     const matching = stream.shards.filter((s) => s.shardId > after && (type !== 'AT_LATEST' || s.open));
     const page = matching.slice(0, pageSize);
-    const result: { Shards: ShardDescription[]; NextToken?: string } = {
-      Shards: page.map((s) => s.describe()),
-    };
+    // An injected gap: ListShards leaves these shards out, yet writes still reach them.
+    const unlisted = this.context.faults.current.unlistedShards;
+    const listed = unlisted.length === 0 ? page : page.filter((s) => !unlisted.includes(s.shardId));
+    const result: Wire<ListShardsOutput> = { Shards: listed.map((s) => s.describe()) };
     if (matching.length > page.length) {
       const token: ListShardsToken = {
         s: stream.name,
@@ -359,7 +390,9 @@ export class KinesisApi {
     return token;
   }
 
-  private describeStreamSummary(input: Input): unknown {
+  private describeStreamSummary(
+    input: Unchecked<DescribeStreamSummaryInput>,
+  ): Wire<DescribeStreamSummaryOutput> {
     const stream = this.resolveStream(input);
     return {
       StreamDescriptionSummary: {
@@ -377,12 +410,12 @@ export class KinesisApi {
     };
   }
 
-  private createStreamAction(input: Input): unknown {
+  private createStreamAction(input: Unchecked<CreateStreamInput>): object {
     const errors = new ValidationErrors();
     const name = input.StreamName;
     if (typeof name !== 'string') errors.add('null', 'streamName', 'Member must not be null');
     else checkStreamName(name, errors);
-    const mode = (input.StreamModeDetails as Input | undefined)?.StreamMode ?? 'PROVISIONED';
+    const mode = (input.StreamModeDetails as Input | undefined | null)?.StreamMode ?? 'PROVISIONED';
     if (mode !== 'PROVISIONED' && mode !== 'ON_DEMAND') {
       errors.add(
         quote(mode),
@@ -399,24 +432,17 @@ export class KinesisApi {
     return {};
   }
 
-  private splitShard(input: Input): unknown {
+  private splitShard(input: Unchecked<SplitShardInput>): object {
     const errors = new ValidationErrors();
     requireShardId(input, 'ShardToSplit', errors);
     const at = input.NewStartingHashKey;
-    if (typeof at !== 'string') errors.add('null', 'newStartingHashKey', 'Member must not be null');
-    else if (!HASH_KEY.test(at)) {
-      errors.add(
-        quote(at),
-        'newStartingHashKey',
-        `Member must satisfy regular expression pattern: ${HASH_KEY_PATTERN}`,
-      );
-    }
+    checkHashKeySyntax(at, 'newStartingHashKey', errors);
     errors.throwIfAny();
     this.resolveStream(input).split(input.ShardToSplit as string, BigInt(at as string));
     return {};
   }
 
-  private mergeShards(input: Input): unknown {
+  private mergeShards(input: Unchecked<MergeShardsInput>): object {
     const errors = new ValidationErrors();
     requireShardId(input, 'ShardToMerge', errors);
     requireShardId(input, 'AdjacentShardToMerge', errors);
@@ -426,122 +452,18 @@ export class KinesisApi {
   }
 }
 
+function checkedRecord(entry: Input, data: Buffer): CheckedRecord {
+  const partitionKey = entry.PartitionKey as string;
+  const explicit = explicitHashKey(entry);
+  return {
+    partitionKey,
+    explicitHashKey: explicit === undefined ? undefined : (entry.ExplicitHashKey as string),
+    hashKey: explicit ?? routingHashKey(partitionKey),
+    data,
+    size: data.length + Buffer.byteLength(partitionKey),
+  };
+}
+
 function throttleMessage(shard: Shard, stream: Stream): string {
   return `Rate exceeded for shard ${shard.shardId} in stream ${stream.where()}.`;
-}
-
-function lowerFirst(name: string): string {
-  return name[0].toLowerCase() + name.slice(1);
-}
-
-function checkStreamName(name: string, errors: ValidationErrors): void {
-  if (name.length < 1)
-    errors.add(quote(name), 'streamName', 'Member must have length greater than or equal to 1');
-  else if (name.length > 128) {
-    errors.add(quote(name), 'streamName', 'Member must have length less than or equal to 128');
-  } else if (!STREAM_NAME.test(name)) {
-    errors.add(
-      quote(name),
-      'streamName',
-      `Member must satisfy regular expression pattern: ${STREAM_NAME_PATTERN}`,
-    );
-  }
-}
-
-function checkStreamFields(input: Input, errors: ValidationErrors): void {
-  const name = input.StreamName;
-  if (name !== undefined && name !== null) {
-    if (typeof name !== 'string') errors.add(quote(name), 'streamName', 'Member must be a string');
-    else checkStreamName(name, errors);
-  }
-  const arn = input.StreamARN;
-  if (arn !== undefined && arn !== null && (typeof arn !== 'string' || !STREAM_ARN.test(arn))) {
-    errors.add(
-      quote(arn),
-      'streamARN',
-      `Member must satisfy regular expression pattern: ${STREAM_ARN_PATTERN}`,
-    );
-  }
-}
-
-function requireShardId(input: Input, field: string, errors: ValidationErrors): void {
-  const value = input[field];
-  if (typeof value !== 'string') errors.add('null', lowerFirst(field), 'Member must not be null');
-  else if (!STREAM_NAME.test(value)) {
-    errors.add(
-      quote(value),
-      lowerFirst(field),
-      `Member must satisfy regular expression pattern: ${STREAM_NAME_PATTERN}`,
-    );
-  }
-}
-
-/**
- * Validates one record (a PutRecords entry, or PutRecord's own fields with an empty `path`) and returns
- * its decoded data, or undefined after adding the violations to `errors`.
- */
-function checkEntry(
-  entry: unknown,
-  path: string,
-  maxRecordBytes: number,
-  errors: ValidationErrors,
-): Buffer | undefined {
-  if (typeof entry !== 'object' || entry === null) {
-    errors.add('null', path.slice(0, -1) || 'record', 'Member must not be null');
-    return undefined;
-  }
-  const { PartitionKey: key, Data: encoded, ExplicitHashKey: ehk } = entry as Input;
-  let valid = true;
-  if (typeof key !== 'string') {
-    errors.add('null', path + 'partitionKey', 'Member must not be null');
-    valid = false;
-  } else if (key.length < 1) {
-    errors.add("''", path + 'partitionKey', 'Member must have length greater than or equal to 1');
-    valid = false;
-  } else if (key.length > MAX_PARTITION_KEY_LENGTH) {
-    errors.add(
-      quote(key),
-      path + 'partitionKey',
-      `Member must have length less than or equal to ${MAX_PARTITION_KEY_LENGTH}`,
-    );
-    valid = false;
-  }
-  if (ehk !== undefined && ehk !== null && (typeof ehk !== 'string' || !HASH_KEY.test(ehk))) {
-    errors.add(
-      quote(ehk),
-      path + 'explicitHashKey',
-      `Member must satisfy regular expression pattern: ${HASH_KEY_PATTERN}`,
-    );
-    valid = false;
-  }
-  if (typeof encoded !== 'string') {
-    errors.add('null', path + 'data', 'Member must not be null');
-    return undefined;
-  }
-  const data = Buffer.from(encoded, 'base64');
-  // The record limit covers data and partition key together; AWS reports it against the data.
-  const keyBytes = typeof key === 'string' ? Buffer.byteLength(key) : 0;
-  if (data.length + keyBytes > maxRecordBytes) {
-    errors.add(
-      describeBlob(data.length),
-      path + 'data',
-      `Member must have length less than or equal to ${maxRecordBytes}`,
-    );
-    return undefined;
-  }
-  return valid ? data : undefined;
-}
-
-/** The entry's ExplicitHashKey as a number (already matching the pattern), range-checked like AWS. */
-function explicitHashKey(entry: Input): bigint | undefined {
-  const ehk = entry.ExplicitHashKey;
-  if (typeof ehk !== 'string') return undefined;
-  const value = BigInt(ehk);
-  if (value > MAX_HASH_KEY) {
-    throw new KinesisError(
-      'InvalidArgumentException',
-      `Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${ehk}`,
-    );
-  }
-  return value;
 }

@@ -125,20 +125,54 @@ function identity(partitionKey: string, dataSha256: string): string {
   return partitionKey + '\u0000' + dataSha256;
 }
 
+/**
+ * What the write path hands the ledger for one accepted Kinesis record.
+ *
+ * @example
+ * ```ts
+ * ledger.add({ streamName: 'demo', partitionKey: 'k', explicitHashKey: undefined, data, shardId, sequenceNumber, arrivedAt: Date.now() });
+ * ```
+ */
+export interface WrittenRecord {
+  readonly streamName: string;
+  readonly partitionKey: string;
+  readonly explicitHashKey: string | undefined;
+  readonly data: Buffer;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly arrivedAt: number;
+}
+
+/** The fields of one logged (user) record; `data` xor `digest` is set, depending on `keepData`. */
+type LoggedFields = Omit<AcceptedRecord, 'dataSha256' | 'subSequenceNumber' | 'aggregate'> &
+  Partial<Pick<AcceptedRecord, 'subSequenceNumber' | 'aggregate'>> & { readonly digest?: string };
+
 class LoggedRecord implements AcceptedRecord {
-  constructor(
-    readonly streamName: string,
-    readonly partitionKey: string,
-    readonly explicitHashKey: string | undefined,
-    readonly data: Buffer | undefined,
-    private digest: string | undefined,
-    readonly size: number,
-    readonly shardId: string,
-    readonly sequenceNumber: string,
-    readonly arrivedAt: number,
-    readonly subSequenceNumber: number | undefined = undefined,
-    readonly aggregate: AggregateRecord | undefined = undefined,
-  ) {}
+  readonly streamName: string;
+  readonly partitionKey: string;
+  readonly explicitHashKey: string | undefined;
+  readonly data: Buffer | undefined;
+  readonly size: number;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly arrivedAt: number;
+  readonly subSequenceNumber: number | undefined;
+  readonly aggregate: AggregateRecord | undefined;
+  private digest: string | undefined;
+
+  constructor(fields: LoggedFields) {
+    this.streamName = fields.streamName;
+    this.partitionKey = fields.partitionKey;
+    this.explicitHashKey = fields.explicitHashKey;
+    this.data = fields.data;
+    this.digest = fields.digest;
+    this.size = fields.size;
+    this.shardId = fields.shardId;
+    this.sequenceNumber = fields.sequenceNumber;
+    this.arrivedAt = fields.arrivedAt;
+    this.subSequenceNumber = fields.subSequenceNumber;
+    this.aggregate = fields.aggregate;
+  }
 
   // Hashing is deferred while the bytes are kept, so the write path does not pay for it.
   get dataSha256(): string {
@@ -167,59 +201,41 @@ export class RecordLedger {
     readonly enabled = true,
   ) {}
 
-  add(
-    streamName: string,
-    partitionKey: string,
-    explicitHashKey: string | undefined,
-    data: Buffer,
-    shardId: string,
-    sequenceNumber: string,
-    arrivedAt: number,
-  ): void {
+  /** Logs one accepted Kinesis record: a KPL aggregate as the user records inside it. */
+  add(written: WrittenRecord): void {
     if (!this.enabled) return;
+    const { data, partitionKey, explicitHashKey, sequenceNumber } = written;
     const users = deaggregate(data);
-    if (users !== undefined) {
-      const aggregate: AggregateRecord = {
-        partitionKey,
-        explicitHashKey,
-        data: this.keepData ? data : undefined,
-        sequenceNumber,
-        count: users.length,
-      };
-      users.forEach((user, i) =>
-        this.records.push(
-          new LoggedRecord(
-            streamName,
-            user.partitionKey,
-            user.explicitHashKey,
-            this.keepData ? user.data : undefined,
-            this.keepData ? undefined : sha256(user.data),
-            user.data.length,
-            shardId,
-            sequenceNumber,
-            arrivedAt,
-            i,
-            aggregate,
-          ),
-        ),
-      );
+    if (users === undefined) {
+      this.records.push(new LoggedRecord({ ...written, ...this.bytes(data) }));
       return;
     }
-    const kept = this.keepData ? data : undefined;
-    const digest = this.keepData ? undefined : sha256(data);
-    this.records.push(
-      new LoggedRecord(
-        streamName,
-        partitionKey,
-        explicitHashKey,
-        kept,
-        digest,
-        data.length,
-        shardId,
-        sequenceNumber,
-        arrivedAt,
+    const aggregate: AggregateRecord = {
+      partitionKey,
+      explicitHashKey,
+      data: this.keepData ? data : undefined,
+      sequenceNumber,
+      count: users.length,
+    };
+    users.forEach((user, subSequenceNumber) =>
+      this.records.push(
+        new LoggedRecord({
+          ...written,
+          partitionKey: user.partitionKey,
+          explicitHashKey: user.explicitHashKey,
+          ...this.bytes(user.data),
+          subSequenceNumber,
+          aggregate,
+        }),
       ),
     );
+  }
+
+  /** The bytes, or only their digest without `keepData`. */
+  private bytes(data: Buffer): { data: Buffer | undefined; digest: string | undefined; size: number } {
+    return this.keepData
+      ? { data, digest: undefined, size: data.length }
+      : { data: undefined, digest: sha256(data), size: data.length };
   }
 
   clear(): void {

@@ -1,8 +1,9 @@
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
+  constants as http2,
   createServer as createHttp2Server,
   Http2ServerRequest,
-  type Http2ServerResponse,
+  Http2ServerResponse,
   type Http2Session,
 } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
@@ -103,6 +104,25 @@ export class DualProtocolServer {
       socket = request.socket;
     }
     if (socket !== undefined && !socket.destroyed) socket.resetAndDestroy();
+  }
+
+  /**
+   * Sends the status line and headers of a 200 and the first half of `body`, then cuts the transfer: an
+   * HTTP/2 stream is reset (RST_STREAM with INTERNAL_ERROR; the session lives on), an HTTP/1.1 socket is
+   * destroyed. Waits for the partial write to flush first, so the client surely saw the 200 header.
+   */
+  cutAfterHeader(response: AnyResponse, headers: Record<string, string | number>, body: string): void {
+    const bytes = Buffer.from(body);
+    const half = bytes.subarray(0, Math.floor(bytes.length / 2));
+    if (response instanceof Http2ServerResponse) {
+      if (response.stream.destroyed) return;
+      response.writeHead(200, headers);
+      response.write(half, () => response.stream.close(http2.NGHTTP2_INTERNAL_ERROR));
+    } else {
+      if (response.destroyed) return;
+      response.writeHead(200, headers);
+      response.write(half, () => response.socket?.destroy());
+    }
   }
 
   /**

@@ -1,15 +1,6 @@
 import { KinesisError } from './errors.js';
 import type { ShardQuota } from './quota.js';
-
-/**
- * 2^128 − 1: the top of the Kinesis hash-key space.
- *
- * @example
- * ```ts
- * stream.shardFor(MAX_HASH_KEY); // the last shard
- * ```
- */
-export const MAX_HASH_KEY = (1n << 128n) - 1n;
+import { MAX_HASH_KEY } from './routing.js';
 
 // 40 + 16 digits: as long as AWS's sequence numbers, and zero padding keeps string order = numeric order.
 const SEQUENCE_PREFIX = '49' + '0'.repeat(38);
@@ -45,7 +36,7 @@ export interface ShardDescription {
  *
  * @example
  * ```ts
- * const shard = stream.shardFor(hashKeyOf('device-7'));
+ * const shard = stream.shardFor(routingHashKey('device-7'));
  * shard.open; // true: writes only ever reach open shards
  * ```
  */
