@@ -4,7 +4,13 @@
  * attempts that got no HTTP answer (the only way a record can land twice).
  */
 import { hash } from 'node:crypto';
-import { KinesisClient, type PutRecordsInput } from '@aws-sdk/client-kinesis';
+import { request as httpRequest } from 'node:http';
+import {
+  KinesisClient,
+  PutRecordsCommand,
+  type PutRecordsInput,
+  type PutRecordsRequestEntry,
+} from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { expect } from 'chai';
 import type { Observable } from 'rxjs';
@@ -16,7 +22,7 @@ import {
   type ExpectedRecord,
   type KinesisEmulator,
 } from '../../src/testing/index.js';
-import { seededRandom } from './fake-kinesis.js';
+import { seededRandom } from '../../src/testing/faults.js';
 
 export type Protocol = 'http2' | 'http1';
 
@@ -78,10 +84,120 @@ export class EmulatorKit {
     return client;
   }
 
-  async close(): Promise<void> {
+  /** Destroys the clients started so far (their sockets and sessions). */
+  destroyClients(): void {
     for (const client of this.clients.splice(0)) client.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.destroyClients();
     await Promise.all(this.emulators.splice(0).map((emu) => emu.close()));
   }
+}
+
+// ---- For the emulator's own specs (spec/emulator*.spec.ts) ----
+
+/** An SDK error as the specs inspect it. */
+export type ServiceError = Error & {
+  $metadata?: { httpStatusCode?: number };
+  $fault?: string;
+  code?: string;
+};
+
+export const MiB = 1024 * 1024;
+/** 2^128 − 1, written out here rather than taken from the code under test. */
+export const TOP = (1n << 128n) - 1n;
+export const ACCOUNT = '000000000000';
+export const ARN = `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/demo`;
+
+/**
+ * Starts emulators and clients for one spec file and frees them after each test. Clients make one
+ * attempt by default, so every injected fault reaches the test instead of the SDK's retry loop.
+ */
+export function emulatorSpec(): {
+  start(options?: EmulatorOptions): Promise<KinesisEmulator>;
+  clientFor(emu: KinesisEmulator, protocol?: Protocol, maxAttempts?: number): KinesisClient;
+  kit: EmulatorKit;
+} {
+  const kit = new EmulatorKit();
+  afterEach(() => kit.close());
+  return {
+    start: (options) => kit.emulator(options),
+    clientFor: (emu, protocol = 'http2', maxAttempts = 1) => kit.client(emu, protocol, maxAttempts),
+    kit,
+  };
+}
+
+/** The error `promise` rejects with; fails the test if it resolves. */
+export async function failure(promise: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** `count` entries `prefix-i` with data `prefix-i`. */
+export function entries(
+  count: number,
+  prefix = 'r',
+  extra: Partial<PutRecordsRequestEntry> = {},
+): PutRecordsRequestEntry[] {
+  return Array.from({ length: count }, (_, i) => ({
+    PartitionKey: `${prefix}-${i}`,
+    Data: Buffer.from(`${prefix}-${i}`),
+    ...extra,
+  }));
+}
+
+/** The ExplicitHashKey at the start of shard `index` of `count` evenly split shards. */
+export function hashKeyOfShard(index: number, count: number): string {
+  return ((BigInt(index) * (TOP + 1n)) / BigInt(count)).toString();
+}
+
+export function putRecords(
+  client: KinesisClient,
+  records: PutRecordsRequestEntry[],
+  stream: object = { StreamName: 'demo' },
+  abortSignal?: AbortSignal,
+) {
+  return client.send(new PutRecordsCommand({ ...stream, Records: records }), { abortSignal });
+}
+
+/** Counts of each resource kind, to compare before/after without caring about order. */
+export function resourceCounts(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const kind of process.getActiveResourcesInfo()) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return counts;
+}
+
+/** A bare HTTP/1.1 POST, for bodies the SDK would never send. */
+export function rawPost(
+  emu: KinesisEmulator,
+  target: string,
+  body: string,
+): Promise<{ status: number; body: string }> {
+  const url = new URL(emu.endpoint);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /**
