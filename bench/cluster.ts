@@ -8,7 +8,7 @@
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { startRedis, REDIS_SERVER_BINARY } from '../spec/support/redis-server.js';
+import { startRedis, REDIS_SERVER_BINARY } from './support/redis-server.js';
 import { emulator, fmt, sumSeconds, verdict, type Row } from './harness.js';
 
 const QUOTA_RECORDS = 1000;

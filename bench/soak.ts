@@ -2,7 +2,7 @@
  * `npm run soak [-- RECORDS]`: the fault soak at full size, 1,000,000 records by default, in both ordering
  * modes and once more aggregated ('per-key'), against the built package (`dist/`). Quotas on and binding, 5% per-record InternalFailure, 2%
  * request-level 500s, 1% connection resets without an answer (half applied first), latency jitter; then
- * every record is accounted for (see spec/support/soak.ts).
+ * every record is accounted for (see bench/support/soak.ts).
  *
  * Prints one line per mode and writes a "## Soak" section into bench/RESULTS.md between `<!-- soak -->` and
  * `<!-- /soak -->`, replacing only that block (appended when absent). Exits 1 if a record was lost, a
@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { runSoak, type SoakResult } from '../spec/support/soak.js';
+import { runSoak, type SoakResult } from './support/soak.js';
 import { fmt, machine } from './harness.js';
 
 const records = Number(process.argv[2] ?? 1_000_000);

@@ -3,7 +3,7 @@
  * `npm run soak` runs the same with 1,000,000 records (bench/soak.ts). See spec/support/soak.ts.
  */
 import { expect } from 'chai';
-import { runSoak, type SoakResult } from './support/soak.js';
+import { runSoak, type SoakResult } from '../bench/support/soak.js';
 
 const RECORDS = 200_000;
 

@@ -77,7 +77,12 @@ export interface SoakResult {
   /** Neither delivered, finally failed nor unsent; or reported delivered but not in the stream. */
   lost: number;
   duplicates: number;
-  /** `faults.appliedResets × maxBatchRecords` (× `aggregateRecords` when aggregating). */
+  /**
+   * Every applied request whose answer the client could not use (`appliedResets`, which include resets
+   * after the header, plus garbled bodies, short responses and slow answers) × `maxBatchRecords`, plus
+   * `emptyEntries`; × `aggregateRecords` when aggregating. With the default faults only `appliedResets`
+   * is non-zero.
+   */
   duplicateBound: number;
   /** Records in PutRecords attempts that got no HTTP answer, as the client saw them. */
   unansweredRecords: number;
@@ -250,7 +255,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       endedTwice,
       lost,
       duplicates: emu.duplicates().count,
-      duplicateBound: stats.faults.appliedResets * maxBatchRecords * (aggregateRecords ?? 1),
+      duplicateBound: duplicateBound(stats.faults, maxBatchRecords) * (aggregateRecords ?? 1),
       unansweredRecords,
       inversions: emu.orderViolations(expected(records, keys, seed)).length,
       retriedEntries,
@@ -263,6 +268,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     client.destroy();
     await emu.close();
   }
+}
+
+/** Kinesis records the client may resend although they landed: the applied requests it got no usable answer to. */
+function duplicateBound(faults: FaultCounts, maxBatchRecords: number): number {
+  const unusable = faults.appliedResets + faults.garbledBodies + faults.shortResponses + faults.slowAnswers;
+  return unusable * maxBatchRecords + faults.emptyEntries;
 }
 
 interface SentRecord {
