@@ -14,7 +14,7 @@
  */
 export { startEmulator, KinesisEmulator } from './emulator.js';
 export type { EmulatorOptions, EmulatorStats, ShardStats } from './emulator.js';
-export type { FaultOptions, FaultCounts, ThrottleErrorCode } from './faults.js';
+export type { FaultOptions, FaultCounts, ThrottleErrorCode } from './fault-options.js';
 export type { QuotaOptions } from './quota.js';
 export type {
   AcceptedRecord,
