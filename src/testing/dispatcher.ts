@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Http2ServerResponse } from 'node:http2';
+import { codecFor, type Codec } from './codecs.js';
 import { KinesisError } from './errors.js';
 import type { FaultInjector, RequestFate } from './faults.js';
 import type { KinesisApi } from './kinesis-api.js';
 import type { AnyRequest, AnyResponse, DualProtocolServer } from './server.js';
 
 const TARGET_PREFIX = 'Kinesis_20131202.';
-const CONTENT_TYPE = 'application/x-amz-json-1.1';
 // Far above the 5 MiB request limit once base64 and JSON overhead are added.
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const INTERNAL_FAILURE = 'Internal service failure.';
@@ -34,9 +34,9 @@ function count(counts: Record<string, number>, key: string): void {
 }
 
 /**
- * The emulator's HTTP side: reads each request, names its operation from `X-Amz-Target`, decides its
- * injected fate on arrival (so a seeded run does not depend on timer order), runs it on the
- * {@link KinesisApi} and answers — or, as the fate says, answers late, garbled, short, cut after the
+ * The emulator's HTTP side: reads each request, picks its wire format from `Content-Type` (JSON 1.1 or
+ * CBOR, see {@link codecFor}), names its operation from `X-Amz-Target`, decides its injected fate on
+ * arrival (so a seeded run does not depend on timer order), runs it on the {@link KinesisApi} and answers — or, as the fate says, answers late, garbled, short, cut after the
  * header, not at all, or with a connection reset.
  *
  * @example
@@ -48,6 +48,8 @@ function count(counts: Record<string, number>, key: string): void {
 export class Dispatcher {
   readonly counts: RequestCounts = { total: 0, byOperation: {}, errors: {} };
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Each request's wire format, chosen on arrival; answers (errors too) go out in the same one. */
+  private readonly codecs = new WeakMap<AnyResponse, Codec>();
 
   constructor(
     private readonly api: KinesisApi,
@@ -64,6 +66,7 @@ export class Dispatcher {
 
   receive(request: AnyRequest, response: AnyResponse): void {
     this.counts.total++;
+    this.codecs.set(response, codecFor(request.headers['content-type']));
     const chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
@@ -87,7 +90,7 @@ export class Dispatcher {
         : '';
     count(this.counts.byOperation, operation === '' ? '(unknown target)' : operation);
     if (operation !== '' && this.faults.resourceInUse(operation)) {
-      this.fail(response, this.resourceInUse(body));
+      this.fail(response, this.resourceInUse(response, body));
       return;
     }
     if (operation === 'ListShards') {
@@ -97,7 +100,7 @@ export class Dispatcher {
         return;
       }
       if (fate === 'throttle') {
-        this.fail(response, new KinesisError('LimitExceededException', this.rateExceeded(body)));
+        this.fail(response, new KinesisError('LimitExceededException', this.rateExceeded(response, body)));
         return;
       }
     }
@@ -136,7 +139,7 @@ export class Dispatcher {
     }
     // Held, never answered: nothing to do. emu.close() destroys the connection; no timer holds it.
     if (fate === 'stall') return;
-    const input = parseInput(body);
+    const input = parseInput(body, this.codec(response));
     if (input instanceof KinesisError) {
       this.fail(response, input);
       return;
@@ -146,7 +149,10 @@ export class Dispatcher {
       return;
     }
     if (fate === 'throttle') {
-      this.fail(response, new KinesisError(this.faults.current.throttleErrorCode, this.rateExceeded(body)));
+      this.fail(
+        response,
+        new KinesisError(this.faults.current.throttleErrorCode, this.rateExceeded(response, body)),
+      );
       return;
     }
     let result: unknown;
@@ -165,42 +171,44 @@ export class Dispatcher {
         this.server.reset(request);
         return;
       case 'slowAnswer':
-        this.later(this.faults.current.slowAnswerMs, () => this.send(response, 200, JSON.stringify(result)));
+        this.later(this.faults.current.slowAnswerMs, () => this.send(response, 200, result));
         return;
       case 'garble': {
         // A truncated document: what a proxy that cut the body short yet kept the status sends.
-        const text = JSON.stringify(result);
-        this.send(response, 200, text.slice(0, Math.max(1, Math.floor(text.length / 2))));
+        const bytes = Buffer.from(this.codec(response).encode(result));
+        this.write(response, 200, bytes.subarray(0, Math.max(1, Math.floor(bytes.length / 2))));
         return;
       }
-      case 'headerReset':
-        this.server.cutAfterHeader(response, this.headers(JSON.stringify(result)), JSON.stringify(result));
+      case 'headerReset': {
+        const body = this.codec(response).encode(result);
+        this.server.cutAfterHeader(response, this.headers(response, body), body);
         return;
+      }
       case 'short': {
         const output = result as { Records: unknown[] };
         const kept = this.faults.shortLength(output.Records.length);
-        this.send(response, 200, JSON.stringify({ ...output, Records: output.Records.slice(0, kept) }));
+        this.send(response, 200, { ...output, Records: output.Records.slice(0, kept) });
         return;
       }
       default:
-        this.send(response, 200, JSON.stringify(result));
+        this.send(response, 200, result);
     }
   }
 
   /** "Rate exceeded for stream …", naming the stream of the request when it names one. */
-  private rateExceeded(body: Buffer): string {
-    return `Rate exceeded for stream ${this.where(body)}.`;
+  private rateExceeded(response: AnyResponse, body: Buffer): string {
+    return `Rate exceeded for stream ${this.where(response, body)}.`;
   }
 
-  private resourceInUse(body: Buffer): KinesisError {
+  private resourceInUse(response: AnyResponse, body: Buffer): KinesisError {
     return new KinesisError(
       'ResourceInUseException',
-      `Stream ${this.where(body)} not ACTIVE, instead in state UPDATING.`,
+      `Stream ${this.where(response, body)} not ACTIVE, instead in state UPDATING.`,
     );
   }
 
-  private where(body: Buffer): string {
-    const input = parseInput(body);
+  private where(response: AnyResponse, body: Buffer): string {
+    const input = parseInput(body, this.codec(response));
     if (input instanceof KinesisError) return `(unknown) under account ${this.accountId}`;
     try {
       return this.api.resolveStream(input).where();
@@ -211,12 +219,20 @@ export class Dispatcher {
 
   private fail(response: AnyResponse, error: KinesisError): void {
     count(this.counts.errors, error.code);
-    this.send(response, error.status, JSON.stringify(error), error.code);
+    this.send(response, error.status, error.toJSON(), error.code);
   }
 
-  private headers(body: string, errorType?: string): Record<string, string | number> {
+  private codec(response: AnyResponse): Codec {
+    return this.codecs.get(response) ?? codecFor(undefined);
+  }
+
+  private headers(
+    response: AnyResponse,
+    body: Buffer | string,
+    errorType?: string,
+  ): Record<string, string | number> {
     const headers: Record<string, string | number> = {
-      'content-type': CONTENT_TYPE,
+      'content-type': this.codec(response).contentType,
       'content-length': Buffer.byteLength(body),
       'x-amzn-requestid': randomUUID(),
     };
@@ -224,16 +240,22 @@ export class Dispatcher {
     return headers;
   }
 
-  private send(response: AnyResponse, status: number, body: string, errorType?: string): void {
+  /** Answers with `result` (a response body or error document) in the request's wire format. */
+  private send(response: AnyResponse, status: number, result: unknown, errorType?: string): void {
     if (isClosed(response)) return;
-    response.writeHead(status, this.headers(body, errorType));
+    this.write(response, status, this.codec(response).encode(result), errorType);
+  }
+
+  private write(response: AnyResponse, status: number, body: Buffer | string, errorType?: string): void {
+    if (isClosed(response)) return;
+    response.writeHead(status, this.headers(response, body, errorType));
     response.end(body);
   }
 }
 
-function parseInput(body: Buffer): Record<string, unknown> | KinesisError {
+function parseInput(body: Buffer, codec: Codec): Record<string, unknown> | KinesisError {
   try {
-    const parsed: unknown = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+    const parsed: unknown = body.length === 0 ? {} : codec.decode(body);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TypeError();
     return parsed as Record<string, unknown>;
   } catch {

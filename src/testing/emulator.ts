@@ -10,6 +10,10 @@ import {
   type OrderViolation,
 } from './ledger.js';
 import { ShardQuota, resolveQuota, type QuotaOptions } from './quota.js';
+import { ReadApi } from './read-api.js';
+import { ReadQuota, type ReadQuotaOptions } from './read-quota.js';
+import { ShardIterators } from './shard-iterators.js';
+import { ShardLogs } from './shard-log.js';
 import { DualProtocolServer } from './server.js';
 import type { ShardDescription, Stream } from './stream-state.js';
 
@@ -46,6 +50,8 @@ export interface EmulatorOptions {
   clock?: () => number;
   /** How long a ListShards NextToken stays valid, ms. Default 300,000 like AWS. */
   nextTokenTtlMs?: number;
+  /** Per-shard GetRecords limits, or `false` for none. Default 5 calls/s and 2 MiB/s, like AWS. */
+  readQuotas?: ReadQuotaOptions | false;
 }
 
 /**
@@ -120,7 +126,9 @@ function positive(name: string, value: number): number {
  * An in-process Amazon Kinesis Data Streams endpoint for tests: PutRecords, PutRecord, ListShards,
  * DescribeStreamSummary, CreateStream, SplitShard and MergeShards over the SDK's JSON 1.1 protocol, on
  * HTTP/1.1 and HTTP/2, with provisioned-mode quotas, seeded fault injection, live resharding and a
- * ledger of what was written. Create it with {@link startEmulator}.
+ * ledger of what was written. Its read side (GetShardIterator, GetRecords, DescribeStream, ListStreams,
+ * DeleteStream) keeps AWS's read limits, and CBOR (the Java SDK's and KCL's default) is served too.
+ * Create it with {@link startEmulator}.
  *
  * @example
  * ```ts
@@ -160,6 +168,10 @@ export class KinesisEmulator {
     this.streamName = options.streamName ?? 'demo';
     this.faults = new FaultInjector(options.faults, clock);
     this.ledger = new RecordLedger(options.keepData ?? true, options.keepRecords ?? true);
+    const readQuotas = options.readQuotas;
+    const shardLogs = new ShardLogs((options.keepData ?? true) && (options.keepRecords ?? true), () =>
+      readQuotas === false ? undefined : new ReadQuota(readQuotas ?? {}, clock()),
+    );
     this.api = new KinesisApi({
       region: this.region,
       accountId: this.accountId,
@@ -171,7 +183,16 @@ export class KinesisEmulator {
       clock,
       startedAt: clock(),
       makeQuota: quota === undefined ? () => undefined : () => new ShardQuota(quota, clock()),
+      shardLogs,
     });
+    const iterators = new ShardIterators();
+    new ReadApi({
+      api: this.api,
+      logs: shardLogs,
+      iterators,
+      clock,
+      accountId: this.accountId,
+    }).registerActions();
     this.api.createStream(this.streamName, options.shards ?? 1);
     this.dispatcher = new Dispatcher(this.api, this.faults, server, this.accountId);
     this.endpoint = `http://127.0.0.1:${server.port}`;

@@ -9,6 +9,7 @@ import { KinesisError, ValidationErrors } from './errors.js';
 import type { FaultInjector } from './faults.js';
 import type { RecordLedger } from './ledger.js';
 import type { ShardQuota } from './quota.js';
+import type { ShardLogs } from './shard-log.js';
 import { routingHashKey } from './routing.js';
 import { Stream, type Shard } from './stream-state.js';
 import { STREAM_ARN, STREAM_NAME, checkEntry, checkStreamFields, explicitHashKey } from './validation.js';
@@ -49,6 +50,8 @@ export interface ApiContext {
   /** Clock reading at start: the origin of the per-second timelines. */
   readonly startedAt: number;
   readonly makeQuota: () => ShardQuota | undefined;
+  /** The read side, handed every accepted record. */
+  readonly shardLogs?: ShardLogs;
 }
 
 type Input = Unchecked<Record<string, unknown>>;
@@ -271,6 +274,7 @@ export class KinesisApi {
         sequenceNumber,
         arrivedAt: now,
       });
+      this.context.shardLogs?.append(shard, sequenceNumber, now, record.partitionKey, record.data);
       if (withFaults && faults.emptiesEntry()) return {};
       return { SequenceNumber: sequenceNumber, ShardId: shard.shardId };
     });

@@ -111,7 +111,11 @@ export class DualProtocolServer {
    * HTTP/2 stream is reset (RST_STREAM with INTERNAL_ERROR; the session lives on), an HTTP/1.1 socket is
    * destroyed. Waits for the partial write to flush first, so the client surely saw the 200 header.
    */
-  cutAfterHeader(response: AnyResponse, headers: Record<string, string | number>, body: string): void {
+  cutAfterHeader(
+    response: AnyResponse,
+    headers: Record<string, string | number>,
+    body: Buffer | string,
+  ): void {
     const bytes = Buffer.from(body);
     const half = bytes.subarray(0, Math.floor(bytes.length / 2));
     if (response instanceof Http2ServerResponse) {
