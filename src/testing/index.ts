@@ -16,6 +16,8 @@ export { startEmulator, KinesisEmulator } from './emulator.js';
 export type { EmulatorOptions, EmulatorStats, ShardStats } from './emulator.js';
 export type { FaultOptions, FaultCounts, ThrottleErrorCode } from './fault-options.js';
 export type { QuotaOptions } from './quota.js';
+export type { ReadQuotaOptions } from './read-quota.js';
+export { readAll, type ReadAllOptions, type ReadRecord } from './read-all.js';
 export type {
   AcceptedRecord,
   AggregateRecord,
