@@ -3,6 +3,7 @@ import type { KinesisApi } from './kinesis-api.js';
 import type { ShardIterators } from './shard-iterators.js';
 import type { ShardLogs, StoredRecord } from './shard-log.js';
 import type { Shard, ShardDescription, Stream } from './stream-state.js';
+import { WireBlob, WireTime } from './codecs.js';
 
 type Input = Record<string, unknown>;
 
@@ -40,8 +41,8 @@ export interface ReadContext {
 /**
  * The emulator's read and stream-management operations: DescribeStream, ListStreams, DeleteStream,
  * GetShardIterator and GetRecords, with AWS's per-shard read limits and 5-minute iterators. Like
- * {@link KinesisApi} it takes JSON 1.1 inputs; it returns `Buffer` blobs and `Date` timestamps, which the
- * wire codec writes as base64/epoch seconds (JSON) or byte strings/tag 1 (CBOR).
+ * {@link KinesisApi} it takes JSON 1.1 inputs; it returns {@link WireBlob} blobs and {@link WireTime}
+ * timestamps, which the wire codec writes as base64/epoch seconds (JSON) or byte strings/tag 1 (CBOR).
  *
  * @example
  * ```ts
@@ -214,8 +215,8 @@ export class ReadApi {
       next++;
       Records.push({
         SequenceNumber: record.sequenceNumber,
-        ApproximateArrivalTimestamp: new Date(record.arrivedAt),
-        Data: record.data,
+        ApproximateArrivalTimestamp: new WireTime(record.arrivedAt),
+        Data: new WireBlob(record.data),
         PartitionKey: record.partitionKey,
       });
     }
@@ -261,7 +262,7 @@ export class ReadApi {
         Shards: page.map((s): ShardDescription => s.describe()),
         HasMoreShards: matching.length > page.length,
         RetentionPeriodHours: 24,
-        StreamCreationTimestamp: new Date(stream.createdAt),
+        StreamCreationTimestamp: new WireTime(stream.createdAt),
         EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
         EncryptionType: 'NONE',
       },
@@ -294,7 +295,7 @@ export class ReadApi {
         StreamARN: s.arn,
         StreamStatus: 'ACTIVE',
         StreamModeDetails: { StreamMode: s.mode },
-        StreamCreationTimestamp: new Date(s.createdAt),
+        StreamCreationTimestamp: new WireTime(s.createdAt),
       })),
     };
     if (more) result.NextToken = Buffer.from(`after:${page[page.length - 1].name}`).toString('base64url');
