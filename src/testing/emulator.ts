@@ -1,5 +1,5 @@
 import { Dispatcher } from './dispatcher.js';
-import { FaultInjector, type FaultCounts, type FaultOptions } from './faults.js';
+import { FaultInjector, type FaultOptions } from './faults.js';
 import { KinesisApi } from './kinesis-api.js';
 import {
   RecordLedger,
@@ -15,6 +15,7 @@ import { ReadQuota, type ReadQuotaOptions } from './read-quota.js';
 import { ShardIterators } from './shard-iterators.js';
 import { ShardLogs } from './shard-log.js';
 import { DualProtocolServer } from './server.js';
+import { peak, type EmulatorStats, type ShardStats } from './stats.js';
 import type { ShardDescription, Stream } from './stream-state.js';
 
 /**
@@ -52,69 +53,6 @@ export interface EmulatorOptions {
   nextTokenTtlMs?: number;
   /** Per-shard GetRecords limits, or `false` for none. Default 5 calls/s and 2 MiB/s, like AWS. */
   readQuotas?: ReadQuotaOptions | false;
-}
-
-/**
- * Counters of one shard, as `emu.stats()` reports them.
- *
- * @example
- * ```ts
- * for (const s of emu.stats().shards) console.log(s.shardId, s.accepted, s.throttled, s.peakPerSecond);
- * ```
- */
-export interface ShardStats {
-  readonly shardId: string;
-  readonly open: boolean;
-  readonly parentShardId: string | undefined;
-  readonly adjacentParentShardId: string | undefined;
-  readonly startingHashKey: bigint;
-  readonly endingHashKey: bigint;
-  /** Records written. */
-  readonly accepted: number;
-  /** Records refused with ProvisionedThroughputExceededException. */
-  readonly throttled: number;
-  /** Records failed by injected InternalFailure. */
-  readonly failed: number;
-  /** Bytes written, data + partition keys. */
-  readonly bytes: number;
-  /** Most records accepted in one whole second of the timeline. */
-  readonly peakPerSecond: number;
-  /** Accepted records per second; index = whole seconds since the emulator started. */
-  readonly timeline: readonly number[];
-}
-
-/**
- * What `emu.stats()` returns: one stream's counters plus the server-wide request and fault counts.
- *
- * @example
- * ```ts
- * const { accepted, timeline, requests, faults }: EmulatorStats = emu.stats();
- * ```
- */
-export interface EmulatorStats {
-  readonly streamName: string;
-  readonly accepted: number;
-  readonly throttled: number;
-  readonly failed: number;
-  readonly bytes: number;
-  /** Accepted records per second over all shards of the stream. */
-  readonly timeline: readonly number[];
-  readonly peakPerSecond: number;
-  readonly shards: readonly ShardStats[];
-  readonly requests: {
-    readonly total: number;
-    /** By operation name (`PutRecords`, `ListShards`, …). */
-    readonly byOperation: Readonly<Record<string, number>>;
-    /** Request-level error responses by error code, injected or not. */
-    readonly errors: Readonly<Record<string, number>>;
-  };
-  readonly faults: Readonly<FaultCounts>;
-}
-
-function peak(timeline: readonly number[]): number {
-  let max = 0;
-  for (const n of timeline) if (n > max) max = n;
-  return max;
 }
 
 function positive(name: string, value: number): number {

@@ -165,16 +165,9 @@ export class ReadApi {
   }
 
   private getRecords(input: Input): unknown {
-    const limit = input.Limit;
-    if (limit != null) {
-      const errors = new ValidationErrors();
-      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
-        errors.add(quote(limit), 'limit', 'Member must have value greater than or equal to 1');
-      } else if (limit > MAX_LIMIT) {
-        errors.add(quote(limit), 'limit', `Member must have value less than or equal to ${MAX_LIMIT}`);
-      }
-      errors.throwIfAny();
-    }
+    const errors = new ValidationErrors();
+    const max = checkLimit(input.Limit, errors, MAX_LIMIT);
+    errors.throwIfAny();
     const { iterators, logs, clock, accountId } = this.context;
     const now = clock();
     const position = iterators.open(input.ShardIterator, now);
@@ -202,7 +195,6 @@ export class ReadApi {
         `Rate exceeded for Shard - ${shard.shardId} in stream ${stream.where()}.`,
       );
     }
-    const max = (limit as number | undefined) ?? MAX_LIMIT;
     const stored = log.records;
     const Records: unknown[] = [];
     let bytes = 0;
@@ -333,8 +325,8 @@ function firstIndex(records: readonly StoredRecord[], reached: (r: StoredRecord)
   return lo;
 }
 
-function checkLimit(limit: unknown, errors: ValidationErrors): number {
-  if (limit == null) return DEFAULT_PAGE;
+function checkLimit(limit: unknown, errors: ValidationErrors, absent = DEFAULT_PAGE): number {
+  if (limit == null) return absent;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
     errors.add(quote(limit), 'limit', 'Member must have value greater than or equal to 1');
   } else if (limit > MAX_LIMIT) {
