@@ -4,7 +4,7 @@ import { toKinesis } from '../src/index.js';
 import { DEFAULT_RATE_ADAPTATION, TokenBucket, type RateAdaptation } from '../src/limits/shard-limiter.js';
 import type { EmulatorStats } from '../src/testing/index.js';
 import { EmulatorKit, makeItems, randomKey, sleep, toRecord, type Item } from './support/emulator-kit.js';
-import { withVirtualTime, type VirtualScheduler } from './support/fake-kinesis.js';
+import { withVirtualTime, type VirtualScheduler } from './support/virtual-time.js';
 import { admitInTurn, recordsLimiter } from './support/limiters.js';
 
 /** Halve on a throttle, at most once a second; regain 10% of the rate per second; never below 20%. */

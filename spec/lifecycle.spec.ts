@@ -27,9 +27,9 @@ import {
   seededRandom,
   serverError,
   throttleError,
-  withVirtualTime,
   type RecordOutcome,
 } from './support/fake-kinesis.js';
+import { withVirtualTime } from './support/virtual-time.js';
 import type { ChildConfig } from './support/lifecycle-child.js';
 
 const STREAM = 'lifecycle-stream';

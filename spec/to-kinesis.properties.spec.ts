@@ -18,10 +18,9 @@ import {
   seededRandom,
   serverError,
   throttleError,
-  withVirtualTime,
   type RecordOutcome,
-  type VirtualScheduler,
 } from './support/fake-kinesis.js';
+import { withVirtualTime, type VirtualScheduler } from './support/virtual-time.js';
 
 const STREAM = 'prop-stream';
 

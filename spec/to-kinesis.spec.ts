@@ -18,9 +18,9 @@ import {
   seededRandom,
   serverError,
   throttleError,
-  withVirtualTime,
   type FakeKinesisOptions,
 } from './support/fake-kinesis.js';
+import { withVirtualTime } from './support/virtual-time.js';
 import { runToEnd, start } from './support/run.js';
 
 const STREAM = 'fake-stream';
