@@ -3,6 +3,8 @@
  * One copy for every spec (they were copied in three).
  */
 import type { KinesisRecordInput, PutRecordsEmission } from '../../src/index.js';
+import { MAX_RECORD_BYTES_CEILING, prepareRecord } from '../../src/kinesis/records.js';
+import type { PendingRecord } from '../../src/pipeline/pending.js';
 import { seededRandom } from '../../src/testing/faults.js';
 
 /** A source item. `data` is distinct per item, so a request entry is traced back to its item by identity. */
@@ -93,4 +95,22 @@ export async function until(condition: () => boolean, what: string, ms = 5000): 
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await realDelay(1);
   }
+}
+
+/**
+ * A record as the pipeline's stages hold it (accepted, not yet sent), made from `item` through the real
+ * `prepareRecord`, so `bytes` and the entry are what the producer would have.
+ */
+export function pending<T extends Item>(item: T, acceptedAt = 0): PendingRecord<T> {
+  return {
+    item,
+    record: prepareRecord(toRecord(item), { maxRecordBytes: MAX_RECORD_BYTES_CEILING }),
+    acceptedAt,
+    attempts: 0,
+    firstSentAt: undefined,
+    shardId: 'shardId-000000000000',
+    live: false,
+    prev: undefined,
+    next: undefined,
+  };
 }
