@@ -14,6 +14,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const CHILD = fileURLToPath(new URL('./support/cluster-child.ts', import.meta.url));
 
+// Real time, on purpose: several processes and a redis-server share the quota; no virtual clock spans them.
 describe('shared shard buckets in a real Redis', function () {
   this.timeout(90_000);
   let redis: RedisServer | undefined;

@@ -86,6 +86,8 @@ describe('limiter option', () => {
   });
 });
 
+// Real time, on purpose: the shared buckets live in redis-server, whose reservoir refresh runs on Redis's
+// clock and Bottleneck's heartbeat timers; a virtual clock in this process cannot move them.
 describe('shared shard buckets in a real Redis', function () {
   this.timeout(90_000);
   let redis: RedisServer | undefined;
