@@ -1,16 +1,8 @@
 /** toKinesis: what happens to invalid records, failed records and failed requests. */
 import { expect } from 'chai';
 import { from, Subject, tap } from 'rxjs';
-import { InvalidRecordError, KinesisSinkError, toKinesis, type ToKinesisOptions } from '../src/index.js';
-import {
-  fatalError,
-  FakeKinesis,
-  networkError,
-  sdkError,
-  serverError,
-  throttleError,
-  type FakeKinesisOptions,
-} from './support/fake-kinesis.js';
+import { InvalidRecordError, KinesisSinkError, toKinesis } from '../src/index.js';
+import { fatalError, networkError, sdkError, serverError, throttleError } from './support/fake-kinesis.js';
 import { withVirtualTime } from './support/virtual-time.js';
 import { runToEnd, start } from './support/run.js';
 import {
@@ -20,20 +12,12 @@ import {
   outcomes,
   QUOTAS_OFF,
   range,
-  toRecord,
   until,
   type Item,
+  fakeWith,
+  options,
+  STREAM,
 } from './support/fixtures.js';
-
-const STREAM = 'fake-stream';
-
-function options(fake: FakeKinesis, extra: Partial<ToKinesisOptions<Item>> = {}): ToKinesisOptions<Item> {
-  return { client: fake.client, streamName: STREAM, toRecord, lingerMs: 5, retryBaseDelayMs: 1, ...extra };
-}
-
-function fakeWith(o: FakeKinesisOptions = {}): FakeKinesis {
-  return new FakeKinesis({ streamName: STREAM, ...o });
-}
 
 describe('toKinesis', () => {
   describe('invalid records', () => {

@@ -8,7 +8,7 @@ import {
   type PutRecordsEmission,
   type ToKinesisOptions,
 } from '../src/index.js';
-import { fatalError, FakeKinesis, seededRandom, type FakeKinesisOptions } from './support/fake-kinesis.js';
+import { fatalError, seededRandom } from './support/fake-kinesis.js';
 import { withVirtualTime } from './support/virtual-time.js';
 import { runToEnd, start } from './support/run.js';
 import {
@@ -18,20 +18,12 @@ import {
   QUOTAS_OFF,
   range,
   realDelay,
-  toRecord,
   until,
   type Item,
+  fakeWith,
+  options,
+  STREAM,
 } from './support/fixtures.js';
-
-const STREAM = 'fake-stream';
-
-function options(fake: FakeKinesis, extra: Partial<ToKinesisOptions<Item>> = {}): ToKinesisOptions<Item> {
-  return { client: fake.client, streamName: STREAM, toRecord, lingerMs: 5, retryBaseDelayMs: 1, ...extra };
-}
-
-function fakeWith(o: FakeKinesisOptions = {}): FakeKinesis {
-  return new FakeKinesis({ streamName: STREAM, ...o });
-}
 
 describe('toKinesis', () => {
   describe('lifecycle', () => {

@@ -1,21 +1,22 @@
 /** toKinesis: naming the stream, batching, and what it emits. */
 import { expect } from 'chai';
 import { from, Subject } from 'rxjs';
-import { KinesisSinkError, toKinesis, type ToKinesisOptions } from '../src/index.js';
-import { entryBytes, FakeKinesis, type FakeKinesisOptions } from './support/fake-kinesis.js';
+import { KinesisSinkError, toKinesis } from '../src/index.js';
+import { entryBytes } from './support/fake-kinesis.js';
 import { withVirtualTime } from './support/virtual-time.js';
 import { runToEnd, start } from './support/run.js';
-import { ids, makeItems, outcomes, QUOTAS_OFF, range, toRecord, type Item } from './support/fixtures.js';
-
-const STREAM = 'fake-stream';
-
-function options(fake: FakeKinesis, extra: Partial<ToKinesisOptions<Item>> = {}): ToKinesisOptions<Item> {
-  return { client: fake.client, streamName: STREAM, toRecord, lingerMs: 5, retryBaseDelayMs: 1, ...extra };
-}
-
-function fakeWith(o: FakeKinesisOptions = {}): FakeKinesis {
-  return new FakeKinesis({ streamName: STREAM, ...o });
-}
+import {
+  ids,
+  makeItems,
+  outcomes,
+  QUOTAS_OFF,
+  range,
+  toRecord,
+  type Item,
+  fakeWith,
+  options,
+  STREAM,
+} from './support/fixtures.js';
 
 describe('toKinesis', () => {
   describe('naming the stream', () => {

@@ -2,10 +2,11 @@
  * Test support: the source items the operator specs send, and the small helpers that read their fate back.
  * One copy for every spec (they were copied in three).
  */
-import type { KinesisRecordInput, PutRecordsEmission } from '../../src/index.js';
+import type { KinesisRecordInput, PutRecordsEmission, ToKinesisOptions } from '../../src/index.js';
 import { MAX_RECORD_BYTES_CEILING, prepareRecord } from '../../src/kinesis/records.js';
 import type { PendingRecord } from '../../src/pipeline/pending.js';
 import { seededRandom } from '../../src/testing/faults.js';
+import { FakeKinesis, type FakeKinesisOptions } from './fake-kinesis.js';
 
 /** A source item. `data` is distinct per item, so a request entry is traced back to its item by identity. */
 export interface Item {
@@ -113,4 +114,20 @@ export function pending<T extends Item>(item: T, acceptedAt = 0): PendingRecord<
     prev: undefined,
     next: undefined,
   };
+}
+
+/** The fake's stream, as the operator specs name it. */
+export const STREAM = 'fake-stream';
+
+/** Operator options on the fake: a short linger and retry delay, so specs in real time stay quick. */
+export function options(
+  fake: FakeKinesis,
+  extra: Partial<ToKinesisOptions<Item>> = {},
+): ToKinesisOptions<Item> {
+  return { client: fake.client, streamName: STREAM, toRecord, lingerMs: 5, retryBaseDelayMs: 1, ...extra };
+}
+
+/** A fake Kinesis with the operator specs' stream. */
+export function fakeWith(o: FakeKinesisOptions = {}): FakeKinesis {
+  return new FakeKinesis({ streamName: STREAM, ...o });
 }
