@@ -21,7 +21,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['examples/**', 'bench/**', 'spec/**'],
+    files: ['examples/**', 'bench/**', 'spec/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },
 );

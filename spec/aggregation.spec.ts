@@ -23,6 +23,8 @@ import type { PendingRecord } from '../src/pipeline/pending.js';
 import { deaggregate, type AcceptedRecord, type KinesisEmulator } from '../src/testing/index.js';
 import { EmulatorKit, expected, makeItems, toRecord, type Item } from './support/emulator-kit.js';
 import { decodeWithAwsKinesisAgg } from './support/kpl.js';
+import { countInFlight, runOnClock } from './support/emulator-time.js';
+import { withVirtualTime } from './support/virtual-time.js';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 
 function pending(input: KinesisRecordInput, shardId = 'shard'): PendingRecord<KinesisRecordInput> {
@@ -290,13 +292,20 @@ describe('aggregation: toKinesis on the emulator', function () {
   });
 
   it('counts Kinesis records against the shard quota: no second holds more than the quota allows', async () => {
-    const emu = await kit.emulator({ shards: 2, streamName: 'quota' });
     const items = smallRecords(30_000, 11);
-    const emissions = await run(
-      from(items).pipe(
-        toKinesis({ client: kit.client(emu), streamName: 'quota', toRecord, aggregation: { enabled: true } }),
-      ),
-    );
+    // On one virtual clock: the emulator's per-second quota and the operator's limiter count the same seconds.
+    const { emu, emissions } = await withVirtualTime(async (scheduler) => {
+      const emu = await kit.emulator({ shards: 2, streamName: 'quota', clock: () => scheduler.now() });
+      const client = kit.client(emu);
+      const emissions = await runOnClock(
+        scheduler,
+        countInFlight(client),
+        from(items).pipe(
+          toKinesis({ client, streamName: 'quota', toRecord, aggregation: { enabled: true }, scheduler }),
+        ),
+      );
+      return { emu, emissions };
+    });
     const stats = emu.stats();
     // 30,000 user records over 2 shards could not pass 1,000 records/s per shard in under 15 s un-aggregated;
     // counted as aggregates, the byte quota is what binds and nothing is throttled for records.

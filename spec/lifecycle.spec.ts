@@ -5,21 +5,16 @@
  * accounts for every item: each one is delivered or in `error.unsent`, exactly once.
  */
 import { createHook } from 'node:async_hooks';
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { from, Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import {
   KinesisSinkError,
   putAll,
   toKinesis,
-  type KinesisRecordInput,
   type PutRecordsEmission,
   type ToKinesisOptions,
 } from '../src/index.js';
-import { startEmulator, type FaultOptions, type KinesisEmulator } from '../src/testing/index.js';
 import {
   fatalError,
   FakeKinesis,
@@ -27,30 +22,12 @@ import {
   seededRandom,
   serverError,
   throttleError,
-  withVirtualTime,
   type RecordOutcome,
 } from './support/fake-kinesis.js';
-import type { ChildConfig } from './support/lifecycle-child.js';
+import { keyedItems, toRecord, type Item } from './support/fixtures.js';
 
 const STREAM = 'lifecycle-stream';
-const here = dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Item {
-  readonly id: number;
-  readonly key: string;
-  readonly data: Uint8Array;
-}
-
-const toRecord = (item: Item): KinesisRecordInput => ({ PartitionKey: item.key, Data: item.data });
-
-function makeItems(n: number, keys = 50): Item[] {
-  return Array.from({ length: n }, (_, id) => ({
-    id,
-    key: `key-${(id * 7919) % keys}`,
-    data: Buffer.from(`item ${id}`),
-  }));
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Resources
@@ -225,7 +202,7 @@ interface Observed {
 
 /** Runs a scenario to its end (or its unsubscribe); resolves when it got there. */
 async function runScenario(s: Scenario, fake: FakeKinesis): Promise<Observed> {
-  const items = makeItems(s.items);
+  const items = keyedItems(s.items);
   const options: ToKinesisOptions<Item> = {
     client: fake.client,
     streamName: STREAM,
@@ -321,60 +298,6 @@ function waitingForRetry(emissions: readonly PutRecordsEmission<Item>[], fake: F
 // ---------------------------------------------------------------------------------------------------------
 // Child processes
 
-interface ChildResult {
-  ended: string;
-  /** From the child's `ENDED` line to its `exit` event, by its own clock. */
-  exitAfterMs: number;
-  /** From receiving `ENDED` to the parent seeing the process exit. */
-  observedExitAfterMs: number;
-  code: number | null;
-  stderr: string;
-}
-
-function runChild(config: ChildConfig): Promise<ChildResult> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(here, 'support', 'lifecycle-child.ts'), JSON.stringify(config)],
-    {
-      env: { ...process.env, NODE_OPTIONS: '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  let endedSeenAt: number | undefined;
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    if (endedSeenAt === undefined && stdout.includes('ENDED ')) endedSeenAt = performance.now();
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`child still running after 30 s: ${stdout} ${stderr}`));
-    }, 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      const exitedAt = performance.now();
-      const ended = /ENDED (\S+) ([\d.]+)/.exec(stdout);
-      const exit = /EXIT ([\d.]+)/.exec(stdout);
-      if (!ended || !exit) {
-        reject(new Error(`child exited ${code} without ENDED/EXIT: ${stdout} ${stderr}`));
-        return;
-      }
-      resolve({
-        ended: ended[1],
-        exitAfterMs: Number(exit[1]) - Number(ended[2]),
-        observedExitAfterMs: exitedAt - endedSeenAt!,
-        code,
-        stderr,
-      });
-    });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------------
-
 describe('lifecycle', function () {
   this.timeout(180_000);
 
@@ -448,302 +371,6 @@ describe('lifecycle', function () {
       // Every way of ending happened, at every moment the property is about.
       for (const [how, n] of Object.entries(seen))
         expect(n, `${how} in ${JSON.stringify(seen)}`).to.be.greaterThan(0);
-    });
-  });
-
-  describe('a child process exits within 1 s of its pipeline ending', () => {
-    let emu: KinesisEmulator;
-    const faults = (f: FaultOptions) =>
-      emu.setFaults({ recordFailureRate: 0, resetRate: 0, latencyMs: 0, ...f });
-    before(async () => {
-      emu = await startEmulator({ shards: 2, streamName: 'child', keepRecords: false });
-    });
-    after(() => emu.close());
-
-    /** What the emulator saw of one child's run. */
-    interface Seen {
-      putRecords: number;
-      accepted: number;
-      failed: number;
-    }
-    const seen = (): Seen => {
-      const stats = emu.stats();
-      return {
-        putRecords: stats.requests.byOperation.PutRecords ?? 0,
-        accepted: stats.accepted,
-        failed: stats.failed,
-      };
-    };
-    const cases: [string, () => ChildConfig, string | RegExp, ((seen: Seen) => void)?][] = [
-      [
-        'completes (HTTP/2, the SDK default)',
-        () => ({ mode: 'complete', endpoint: emu.endpoint }),
-        'complete',
-      ],
-      [
-        'completes (HTTP/1.1)',
-        () => ({ mode: 'complete', endpoint: emu.endpoint, protocol: 'http1' }),
-        'complete',
-      ],
-      ['putAll completes', () => ({ mode: 'putAll', endpoint: emu.endpoint }), 'complete'],
-      [
-        'the source errors',
-        () => ({ mode: 'source-error', endpoint: emu.endpoint }),
-        'error:Error', // the source's own error
-      ],
-      [
-        'unsubscribed mid-request (HTTP/2)',
-        () => {
-          faults({ latencyMs: 10_000 });
-          return { mode: 'unsubscribe', endpoint: emu.endpoint, unsubscribeAfterMs: 800 };
-        },
-        'unsubscribed-after-0-emissions',
-        // Requests had arrived, and none was answered: they were in flight.
-        ({ putRecords, accepted }) => expect([putRecords > 0, accepted]).to.deep.equal([true, 0]),
-      ],
-      [
-        'unsubscribed mid-request (HTTP/1.1)',
-        () => {
-          faults({ latencyMs: 10_000 });
-          return { mode: 'unsubscribe', endpoint: emu.endpoint, protocol: 'http1', unsubscribeAfterMs: 800 };
-        },
-        'unsubscribed-after-0-emissions',
-        ({ putRecords, accepted }) => expect([putRecords > 0, accepted]).to.deep.equal([true, 0]),
-      ],
-      [
-        'unsubscribed while records wait for their shard’s tokens',
-        () => ({
-          mode: 'unsubscribe',
-          endpoint: emu.endpoint,
-          unsubscribeAfterMs: 800,
-          options: { shardRecordsPerSecond: 50 },
-        }),
-        /^unsubscribed-after-\d+-emissions$/,
-        // Some went out, most were still waiting for tokens.
-        ({ accepted }) => expect(accepted).to.be.within(1, 1000),
-      ],
-      [
-        'unsubscribed mid-backoff',
-        () => {
-          faults({ recordFailureRate: 1 });
-          return {
-            mode: 'unsubscribe-in-backoff',
-            endpoint: emu.endpoint,
-            options: { retryBaseDelayMs: 30_000, retryMaxDelayMs: 30_000 },
-          };
-        },
-        'unsubscribed-in-backoff',
-        ({ failed }) => expect(failed).to.be.greaterThan(0), // every entry failed: all were waiting to be retried
-      ],
-      [
-        'retries run out (every connection reset)',
-        () => {
-          faults({ resetRate: 1, applyBeforeResetRate: 0 });
-          return {
-            mode: 'complete',
-            endpoint: emu.endpoint,
-            sdkMaxAttempts: 1,
-            options: { maxAttempts: 2, retryBaseDelayMs: 10 },
-          };
-        },
-        'error:RETRIES_EXHAUSTED',
-      ],
-      [
-        'the shard map fails (no such stream)',
-        () => ({ mode: 'complete', endpoint: emu.endpoint, streamName: 'no-such-stream' }),
-        'error:SHARD_MAP_FAILED',
-      ],
-      ['a fatal request error (fake client)', () => ({ mode: 'fatal' }), 'error:FATAL_REQUEST_ERROR'],
-      [
-        'the buffer overflows',
-        () => ({ mode: 'overflow', endpoint: emu.endpoint, options: { maxBufferedRecords: 100 } }),
-        'error:BUFFER_OVERFLOW',
-      ],
-      ['an invalid record', () => ({ mode: 'invalid', endpoint: emu.endpoint }), 'error:InvalidRecordError'],
-    ];
-
-    for (const [label, config, expected, check] of cases) {
-      it(label, async () => {
-        faults({});
-        const before = seen();
-        const result = await runChild(config());
-        const after = seen();
-        const what = `${JSON.stringify(result)}`;
-        check?.({
-          putRecords: after.putRecords - before.putRecords,
-          accepted: after.accepted - before.accepted,
-          failed: after.failed - before.failed,
-        });
-        if (typeof expected === 'string') expect(result.ended, what).to.equal(expected);
-        else expect(result.ended, what).to.match(expected);
-        expect(result.code, what).to.equal(0);
-        expect(result.stderr, what).to.equal('');
-        expect(result.exitAfterMs, what).to.be.below(1000);
-        expect(result.observedExitAfterMs, what).to.be.below(1000);
-        console.log(`        exited ${result.exitAfterMs.toFixed(0)} ms after the pipeline ended`);
-      });
-    }
-  });
-
-  describe('fatal errors carry every item not delivered', () => {
-    const FATAL = [
-      'ResourceNotFoundException',
-      'AccessDeniedException',
-      'KMSDisabledException',
-      'KMSNotFoundException',
-      'KMSAccessDeniedException',
-      'KMSInvalidStateException',
-      'ValidationException',
-      'ExpiredTokenException',
-    ];
-
-    it('property: whichever request the fatal error strikes, each item ends exactly once, undelivered ones in unsent', async () => {
-      let struck = 0;
-      let afterFatal = 0;
-      await fc.assert(
-        fc.asyncProperty(
-          fc.record({
-            items: fc.integer({ min: 1, max: 300 }),
-            fatalAt: fc.integer({ min: 0, max: 40 }),
-            fatal: fc.constantFrom(...FATAL),
-            maxBatchRecords: fc.constantFrom(1, 7, 50, 500),
-            maxInFlightRequests: fc.constantFrom(1, 3, 16),
-            recordFailureRate: fc.constantFrom(0, 0.1, 0.5),
-            requestErrorRate: fc.constantFrom(0, 0.2),
-            ordering: fc.constantFrom<'none' | 'per-key'>('none', 'per-key'),
-            api: fc.constantFrom<'toKinesis' | 'putAll'>('toKinesis', 'putAll'),
-            maxBufferedRecords: fc.constantFrom(20, 200_000),
-            seed: fc.nat(),
-          }),
-          async (p) =>
-            withVirtualTime(async (scheduler) => {
-              const records = seededRandom(p.seed);
-              const requests = seededRandom(p.seed ^ 0x1b873593);
-              const latency = seededRandom(p.seed ^ 0x7feb352d);
-              const answered: number[] = []; // request indexes, in the order they were answered
-              const fake = new FakeKinesis({
-                streamName: STREAM,
-                shards: 4,
-                latencyMs: () => Math.floor(latency() * 4), // real ms: requests overlap and finish out of order
-                records: () => (records() < p.recordFailureRate ? 'InternalFailure' : 'ok'),
-                requests: ({ request }) => {
-                  answered.push(request);
-                  if (request === p.fatalAt) return fatalError(p.fatal);
-                  return requests() < p.requestErrorRate ? serverError() : undefined;
-                },
-              });
-              const items = makeItems(p.items, 30);
-              const options: ToKinesisOptions<Item> = {
-                client: fake.client,
-                streamName: STREAM,
-                toRecord,
-                scheduler,
-                lingerMs: 5,
-                maxBatchRecords: p.maxBatchRecords,
-                maxInFlightRequests: p.maxInFlightRequests,
-                maxBufferedRecords: p.maxBufferedRecords,
-                ordering: p.ordering,
-                maxAttempts: 1000,
-                retryBaseDelayMs: 10,
-                shardRecordsPerSecond: Infinity,
-                shardBytesPerSecond: Infinity,
-              };
-              const observable =
-                p.api === 'toKinesis'
-                  ? from(items).pipe(toKinesis(options))
-                  : putAll(
-                      (function* () {
-                        yield* items;
-                      })(),
-                      options,
-                    );
-              const emissions: PutRecordsEmission<Item>[] = [];
-              let error: unknown;
-              let done = false;
-              observable.subscribe({
-                next: (e) => emissions.push(e),
-                error: (e) => {
-                  error = e;
-                  done = true;
-                },
-                complete: () => (done = true),
-              });
-              await scheduler.runUntil(() => done);
-
-              // With 1,000 attempts an item finally fails only once the pipeline is failing: an entry that
-              // failed in the answer to a request still in flight when the fatal error struck is not retried
-              // and ends there, finally failed (README: "finally failed where ErrorCode is set and retrying[i]
-              // is false"), instead of in `unsent`.
-              const fatalAnswer = answered.indexOf(p.fatalAt);
-              const delivered = new Map<Item, number>();
-              const finallyFailed = new Map<Item, number>();
-              for (const e of emissions) {
-                const request = fake.requests.find((r) => r.input === e.request)!.index;
-                e.items.forEach((item, i) => {
-                  const r = e.response.Records![i];
-                  if (r.SequenceNumber !== undefined) delivered.set(item, (delivered.get(item) ?? 0) + 1);
-                  else if (!e.retrying[i]) {
-                    finallyFailed.set(item, (finallyFailed.get(item) ?? 0) + 1);
-                    expect(fatalAnswer, `item ${item.id} finally failed`).to.be.at.least(0);
-                    expect(answered.indexOf(request), `item ${item.id} finally failed`).to.be.greaterThan(
-                      fatalAnswer,
-                    );
-                  }
-                });
-              }
-              // BUFFER_OVERFLOW can only come before the fatal error is known; then it carries one item.
-              const overflowed = error instanceof KinesisSinkError && error.code === 'BUFFER_OVERFLOW';
-              if (fake.requests.length <= p.fatalAt || overflowed) {
-                // The fatal error never struck: what was taken is delivered, once each.
-                if (!overflowed) {
-                  expect(error, String(error)).to.equal(undefined);
-                  expect(delivered.size).to.equal(items.length);
-                }
-                expect(finallyFailed.size).to.equal(0);
-                for (const n of delivered.values()) expect(n).to.equal(1);
-                return;
-              }
-              struck++;
-              expect(error).to.be.instanceOf(KinesisSinkError);
-              const e = error as KinesisSinkError<Item>;
-              expect(e.code).to.equal('FATAL_REQUEST_ERROR');
-              expect((e.cause as Error).name).to.equal(p.fatal);
-              expect(e.message)
-                .to.contain(p.fatal)
-                .and.match(new RegExp(`\\(${e.unsent.length} items unsent\\)$`));
-              const unsent = new Map<Item, number>();
-              for (const item of e.unsent) unsent.set(item, (unsent.get(item) ?? 0) + 1);
-              afterFatal += finallyFailed.size;
-              // Every item the source handed over ends exactly once: delivered, unsent or (see above) finally
-              // failed.
-              const accounted = items.filter(
-                (item) => delivered.has(item) || unsent.has(item) || finallyFailed.has(item),
-              );
-              for (const item of accounted) {
-                const ends =
-                  (delivered.get(item) ?? 0) + (unsent.get(item) ?? 0) + (finallyFailed.get(item) ?? 0);
-                expect(ends, `item ${item.id}`).to.equal(1);
-              }
-              // Items the source never handed over form a tail: none was skipped in the middle. A synchronous
-              // source hands over everything (or up to the item that overflowed the buffer).
-              expect(accounted.map((item) => item.id)).to.deep.equal(
-                items.slice(0, accounted.length).map((i) => i.id),
-              );
-              if (p.api === 'toKinesis' && p.maxBufferedRecords > p.items)
-                expect(accounted).to.have.length(p.items);
-              // The fatal request's own records: refused, so neither delivered nor finally failed: unsent.
-              for (const entry of fake.requests[p.fatalAt].input.Records!) {
-                const item = items.find((i) => i.data === entry.Data)!;
-                expect(unsent.get(item), `item ${item.id} of the fatal request`).to.equal(1);
-              }
-            }),
-        ),
-        { numRuns: 150 },
-      );
-      expect(struck).to.be.greaterThan(50);
-      console.log(
-        `      (${struck} runs struck; ${afterFatal} items finally failed in answers after the fatal one)`,
-      );
     });
   });
 });

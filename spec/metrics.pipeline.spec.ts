@@ -7,6 +7,8 @@ import { MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-
 import { expect } from 'chai';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { KinesisMetrics, KinesisSinkError, toKinesis, type StreamMetrics } from '../src/index.js';
+import { countInFlight, runOnClock } from './support/emulator-time.js';
+import { withVirtualTime } from './support/virtual-time.js';
 import { EmulatorKit, expected, makeItems, randomKey, toRecord } from './support/emulator-kit.js';
 
 const itemBytes = (items: readonly { key: string; data: Buffer }[]) =>
@@ -18,30 +20,39 @@ describe('metrics from a running pipeline (emulator)', function () {
   afterEach(() => kit.close());
 
   it('counts what the emulator and the emissions saw, through throttles and InternalFailure', async () => {
-    const emu = await kit.emulator({
-      shards: 4,
-      streamName: 'm',
-      quotas: { recordsPerSecond: 400 },
-      faults: { seed: 3, recordFailureRate: 0.1 },
+    // The emulator's quota and the operator on one virtual clock: the throttling does not depend on how busy
+    // the machine is.
+    const { emu, items, metrics, emissions } = await withVirtualTime(async (scheduler) => {
+      const emu = await kit.emulator({
+        shards: 4,
+        streamName: 'm',
+        quotas: { recordsPerSecond: 400 },
+        faults: { seed: 3, recordFailureRate: 0.1 },
+        clock: () => scheduler.now(),
+      });
+      const client = kit.client(emu);
+      const items = makeItems(4_000, randomKey, 5, 60);
+      const metrics = new KinesisMetrics();
+      const emissions = await runOnClock(
+        scheduler,
+        countInFlight(client),
+        from(items).pipe(
+          toKinesis({
+            client,
+            scheduler,
+            streamName: 'm',
+            toRecord,
+            metrics,
+            // Faster than the emulator's quota and not adapting: it throttles.
+            shardRecordsPerSecond: 2_000,
+            adaptiveRate: false,
+            retryBaseDelayMs: 10,
+            maxAttempts: 30,
+          }),
+        ),
+      );
+      return { emu, items, metrics, emissions };
     });
-    const items = makeItems(4_000, randomKey, 5, 60);
-    const metrics = new KinesisMetrics();
-    const emissions = await lastValueFrom(
-      from(items).pipe(
-        toKinesis({
-          client: kit.client(emu),
-          streamName: 'm',
-          toRecord,
-          metrics,
-          // Faster than the emulator's quota and not adapting: it throttles.
-          shardRecordsPerSecond: 2_000,
-          adaptiveRate: false,
-          retryBaseDelayMs: 10,
-          maxAttempts: 30,
-        }),
-        toArray(),
-      ),
-    );
     const stats = emu.stats();
     const s: StreamMetrics = metrics.snapshot().streams['m'];
     expect(emu.missing(expected(items))).to.deep.equal([]);

@@ -24,10 +24,9 @@ import {
   seededRandom,
   serverError,
   throttleError,
-  withVirtualTime,
   type RecordOutcome,
-  type VirtualScheduler,
 } from './support/fake-kinesis.js';
+import { withVirtualTime, type VirtualScheduler } from './support/virtual-time.js';
 import { start } from './support/run.js';
 
 const STREAM = 'ordering-stream';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { asyncScheduler } from 'rxjs';
 import { ShardLimiters, TokenBucket } from '../src/limits/shard-limiter.js';
-import { withVirtualTime } from './support/fake-kinesis.js';
+import { withVirtualTime } from './support/virtual-time.js';
 import { admitInTurn, recordsLimiter } from './support/limiters.js';
 
 /** The bucket size the limiter uses for a rate: `burstMs` of it, and at least 1. */

@@ -1,3 +1,12 @@
+/**
+ * toKinesis against the emulator with every fault on, over both of the SDK's transports.
+ *
+ * Real time, on purpose: what this spec is about happens on real sockets — connection resets, an HTTP/2
+ * session taking its sibling requests down, the SDK's own retry timers — and the emulator's injected latency
+ * and jitter are real delays on them. It asserts no rates (the quotas only shape the traffic), so nothing it
+ * checks depends on how fast the machine is; quota measurements run on the virtual clock instead
+ * (spec/support/emulator-time.ts: adaptive-rate, aggregation, metrics.pipeline).
+ */
 import { expect } from 'chai';
 import { from } from 'rxjs';
 import { toKinesis } from '../src/index.js';

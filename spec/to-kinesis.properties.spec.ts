@@ -5,7 +5,6 @@ import {
   InvalidRecordError,
   KinesisSinkError,
   toKinesis,
-  type KinesisRecordInput,
   type PutRecordsEmission,
   type ToKinesisOptions,
 } from '../src/index.js';
@@ -18,10 +17,10 @@ import {
   seededRandom,
   serverError,
   throttleError,
-  withVirtualTime,
   type RecordOutcome,
-  type VirtualScheduler,
 } from './support/fake-kinesis.js';
+import { bytesOf, itemsFromSpecs, toRecord, type Item } from './support/fixtures.js';
+import { withVirtualTime, type VirtualScheduler } from './support/virtual-time.js';
 
 const STREAM = 'prop-stream';
 
@@ -30,21 +29,6 @@ const STREAM = 'prop-stream';
  * to report it, before mocha's timeout leaves a virtual scheduler installed for the specs that follow.
  */
 const REPORT_IN_TIME = { interruptAfterTimeLimit: 40_000, markInterruptAsFailure: true };
-
-interface Item {
-  readonly id: number;
-  readonly key: string;
-  readonly explicitHashKey: string | undefined;
-  /** Distinct per item, so a request entry is traced back to its item by identity. */
-  readonly data: Uint8Array;
-}
-
-const toRecord = (item: Item): KinesisRecordInput =>
-  item.explicitHashKey === undefined
-    ? { PartitionKey: item.key, Data: item.data }
-    : { PartitionKey: item.key, Data: item.data, ExplicitHashKey: item.explicitHashKey };
-
-const bytesOf = (item: Item) => item.data.byteLength + Buffer.byteLength(item.key, 'utf8');
 
 /** A record: mostly valid, sometimes an empty key or too large for the (arbitrary) maxRecordBytes. */
 const itemSpec = fc.record({
@@ -62,14 +46,6 @@ const itemSpec = fc.record({
 
 /** Arrays of up to `max` items, across the whole range rather than fast-check's small default sizes. */
 const itemSpecs = (max: number) => fc.array(itemSpec, { maxLength: max, size: 'max' });
-
-function makeItems(specs: readonly { key: string; size: number; explicit: bigint | null }[]): Item[] {
-  return specs.map((s, id) => {
-    const data = new Uint8Array(s.size);
-    for (let i = 0; i < data.length; i++) data[i] = (id * 31 + i) & 0xff;
-    return { id, key: s.key, explicitHashKey: s.explicit === null ? undefined : s.explicit.toString(), data };
-  });
-}
 
 /** Emits `items` in chunks of `chunk`, `gapMs` of virtual time apart (or all at once when gapMs is 0). */
 function source(items: Item[], chunk: number, gapMs: number, scheduler: VirtualScheduler): Observable<Item> {
@@ -158,7 +134,7 @@ describe('toKinesis (properties, fake Kinesis, virtual time)', () => {
     await fc.assert(
       fc.asyncProperty(config, itemSpecs(250), fc.boolean(), async (c, specs, quotasOn) => {
         await withVirtualTime(async (scheduler) => {
-          const items = makeItems(specs);
+          const items = itemsFromSpecs(specs);
           const fake = new FakeKinesis({
             shards: c.shards,
             streamName: STREAM,
@@ -270,7 +246,7 @@ describe('toKinesis (properties, fake Kinesis, virtual time)', () => {
         }),
         async (c, specs, s) => {
           await withVirtualTime(async (scheduler) => {
-            const items = makeItems(specs);
+            const items = itemsFromSpecs(specs);
             const fake = new FakeKinesis({
               shards: c.shards,
               streamName: STREAM,
@@ -378,7 +354,7 @@ describe('toKinesis (properties, fake Kinesis, virtual time)', () => {
         ),
         async (c, specs) => {
           await withVirtualTime(async (scheduler) => {
-            const items = makeItems(specs);
+            const items = itemsFromSpecs(specs);
             const maxRecordBytes = 400;
             const fake = new FakeKinesis({
               shards: c.shards,

@@ -123,7 +123,11 @@ export type EmissionOf<T, A extends boolean> = A extends true
  *
  * @example
  * ```ts
- * const options: ToKinesisOptions = { client, streamName: 'clicks', aggregation: { enabled: true } };
+ * const options: ToKinesisOptions<KinesisRecordInput, true> = {
+ *   client,
+ *   streamName: 'clicks',
+ *   aggregation: { enabled: true },
+ * };
  * ```
  */
 export interface AggregationOptions<A extends boolean = boolean> {

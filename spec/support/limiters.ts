@@ -1,6 +1,6 @@
 /** Test support for the per-shard limiter specs: records-only limiters in virtual time, admitted as lanes do. */
 import { ShardLimiters, type RateAdaptation } from '../../src/limits/shard-limiter.js';
-import type { VirtualScheduler } from './fake-kinesis.js';
+import type { VirtualScheduler } from './virtual-time.js';
 
 /** A records-only limiter (bytes unlimited); `adaptation` as ShardLimiters takes it (default: the default). */
 export function recordsLimiter(

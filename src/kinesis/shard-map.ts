@@ -23,7 +23,7 @@ export interface StreamRef {
  *
  * @example
  * ```ts
- * const { shardId, startingHashKey, endingHashKey }: ShardRange = map.shardFor(hashKeyOf('device-7'));
+ * const { shardId, startingHashKey, endingHashKey }: ShardRange = shardMap.shardFor(hashKeyOf('device-7'));
  * ```
  */
 export interface ShardRange {

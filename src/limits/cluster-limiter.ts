@@ -56,7 +56,7 @@ export type LimiterOptions = { datastore: 'local' } | SharedLimiterOptions;
  *
  * @example
  * ```ts
- * import Redis from 'ioredis';
+ * import { Redis } from 'ioredis';
  * const redis = new Redis(process.env.REDIS_URL!);
  * const limiter: SharedLimiterOptions = { datastore: 'ioredis', client: redis, id: 'sensors-eu' };
  * ```

@@ -22,7 +22,7 @@ interface Lane<T> {
  *
  * @example
  * ```ts
- * const lanes = new ShardLanes(limiters, (chunk) => collector.add(chunk), (err) => fail(err));
+ * const lanes = new ShardLanes(limiters, (chunk) => collector.add(chunk), () => collector.flush());
  * lanes.push(record); // record.shardId names its lane
  * ```
  */

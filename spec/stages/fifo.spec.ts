@@ -1,0 +1,44 @@
+/** Fifo on its own: a queue that behaves like an array's push/shift, across its compaction. */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { Fifo } from '../../src/pipeline/fifo.js';
+
+describe('Fifo (stage)', () => {
+  it('property: push/shift/peek/drain match an array model, across compaction (> 1024 shifted)', () => {
+    const op = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ push: fc.integer({ min: 1, max: 600 }) }) },
+      { weight: 5, arbitrary: fc.record({ shift: fc.integer({ min: 1, max: 600 }) }) },
+      { weight: 1, arbitrary: fc.constant({ drain: true as const }) },
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+        const fifo = new Fifo<number>();
+        const model: number[] = [];
+        let next = 0;
+        for (const o of ops) {
+          if ('push' in o) {
+            for (let i = 0; i < o.push; i++) {
+              fifo.push(next);
+              model.push(next++);
+            }
+          } else if ('shift' in o) {
+            for (let i = 0; i < o.shift; i++) expect(fifo.shift()).to.equal(model.shift());
+          } else {
+            expect(fifo.drain()).to.deep.equal(model.splice(0));
+          }
+          expect(fifo.length).to.equal(model.length);
+          expect(fifo.peek()).to.equal(model[0]);
+        }
+      }),
+    );
+  });
+
+  it('shift() on empty is undefined and keeps length 0 (control: after a push it is not)', () => {
+    const fifo = new Fifo<string>();
+    expect(fifo.shift()).to.equal(undefined);
+    expect(fifo.length).to.equal(0);
+    fifo.push('x');
+    expect(fifo.length).to.equal(1);
+    expect(fifo.shift()).to.equal('x');
+  });
+});

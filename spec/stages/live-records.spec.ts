@@ -1,0 +1,56 @@
+/**
+ * LiveRecords on its own: every record accepted and not yet final, in acceptance order; delete is O(1) and
+ * idempotent; clear() lists the items in order (a fatal error's `unsent`). Counts and bytes stay exact.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import type { PendingRecord } from '../../src/pipeline/pending.js';
+import { LiveRecords } from '../../src/pipeline/live-records.js';
+import { pending, type Item } from '../support/fixtures.js';
+
+const rec = (id: number, size: number) => pending<Item>({ id, key: `k${id}`, data: new Uint8Array(size) });
+
+describe('LiveRecords (stage)', () => {
+  it('property: after any adds and deletes, clear() gives the live items in acceptance order; size and bytes match', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 100 }), { maxLength: 80 }),
+        fc.array(fc.nat(), { maxLength: 120 }),
+        (sizes, deletions) => {
+          const live = new LiveRecords<Item>();
+          const records = sizes.map((size, id) => rec(id, size));
+          records.forEach((r) => live.add(r));
+          const model = new Set<PendingRecord<Item>>(records);
+          for (const d of deletions) {
+            if (records.length === 0) break;
+            const r = records[d % records.length];
+            expect(live.delete(r)).to.equal(model.delete(r)); // false the second time
+          }
+          expect(live.size).to.equal(model.size);
+          expect(live.bytes).to.equal([...model].reduce((sum, r) => sum + r.record.bytes, 0));
+          const items = live.clear();
+          expect(items.map((i) => i.id)).to.deep.equal([...model].map((r) => r.item.id));
+          expect(records.every((r) => !r.live)).to.equal(true);
+          expect([live.size, live.bytes]).to.deep.equal([0, 0]);
+        },
+      ),
+    );
+  });
+
+  it('deleting head, middle and tail relinks the list (control: clear() before deleting lists all three)', () => {
+    const a = rec(0, 1);
+    const b = rec(1, 1);
+    const c = rec(2, 1);
+    const control = new LiveRecords<Item>();
+    [a, b, c].forEach((r) => control.add(r));
+    expect(control.clear().map((i) => i.id)).to.deep.equal([0, 1, 2]);
+
+    for (const victim of [0, 1, 2]) {
+      const live = new LiveRecords<Item>();
+      const rs = [rec(0, 1), rec(1, 1), rec(2, 1)];
+      rs.forEach((r) => live.add(r));
+      live.delete(rs[victim]);
+      expect(live.clear().map((i) => i.id)).to.deep.equal([0, 1, 2].filter((i) => i !== victim));
+    }
+  });
+});
