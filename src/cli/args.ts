@@ -41,6 +41,7 @@ export interface PutConfig {
   readonly shardRecordsPerSecond?: number;
   readonly shardBytesPerSecond?: number;
   readonly maxRecordBytes?: number;
+  readonly maxAttempts?: number;
   readonly endpointUrl?: string;
   readonly region?: string;
   readonly profile?: string;
@@ -121,6 +122,7 @@ const putOptions = {
   'shard-records-per-second': { type: 'string' },
   'shard-bytes-per-second': { type: 'string' },
   'max-record-bytes': { type: 'string' },
+  'max-attempts': { type: 'string' },
   'endpoint-url': { type: 'string' },
   region: { type: 'string' },
   profile: { type: 'string' },
@@ -196,6 +198,10 @@ export function parsePutArgs(args: readonly string[]): PutConfig {
       v['max-record-bytes'] === undefined
         ? undefined
         : positiveNumber('--max-record-bytes', v['max-record-bytes'], { integer: true }),
+    maxAttempts:
+      v['max-attempts'] === undefined
+        ? undefined
+        : positiveNumber('--max-attempts', v['max-attempts'], { integer: true }),
     endpointUrl: v['endpoint-url'],
     region: v.region,
     profile: v.profile,

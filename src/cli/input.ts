@@ -151,7 +151,16 @@ export async function* readCsv(
 ): AsyncGenerator<CsvRow> {
   let header: string[] | undefined;
   let open: { line: number; text: string } | undefined;
+  // A row cut for length while inside quotes: skip its lines until its quotes balance again.
+  let skipping: { line: number; quotes: number } | undefined;
   for await (const unit of lines) {
+    if (skipping !== undefined) {
+      skipping.quotes += quotesIn(unit.text);
+      if (unit.tooLong || skipping.quotes % 2 === 1) continue;
+      yield { line: skipping.line, text: '', problem: 'LINE_TOO_LONG' };
+      skipping = undefined;
+      continue;
+    }
     if (unit.tooLong) {
       yield { line: open?.line ?? unit.line, text: '', problem: 'LINE_TOO_LONG' };
       open = undefined;
@@ -160,11 +169,12 @@ export async function* readCsv(
     const line = open?.line ?? unit.line;
     const text = open === undefined ? unit.text : `${open.text}\n${unit.text}`;
     open = undefined;
+    const parsed = parseCsvRecord(text, delimiter);
     if (text.length > maxChars) {
-      yield { line, text: '', problem: 'LINE_TOO_LONG' };
+      if (parsed === 'open') skipping = { line, quotes: 1 };
+      else yield { line, text: '', problem: 'LINE_TOO_LONG' };
       continue;
     }
-    const parsed = parseCsvRecord(text, delimiter);
     if (parsed === 'open') {
       open = { line, text };
       continue;
@@ -185,5 +195,12 @@ export async function* readCsv(
       yield { line, text, fields };
     }
   }
+  if (skipping !== undefined) yield { line: skipping.line, text: '', problem: 'LINE_TOO_LONG' };
   if (open !== undefined) yield { line: open.line, text: open.text, problem: 'CSV_UNCLOSED_QUOTE' };
+}
+
+function quotesIn(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('"'); i >= 0; i = text.indexOf('"', i + 1)) n++;
+  return n;
 }

@@ -19,6 +19,7 @@ export function fieldAt(value: unknown, path: string): string | undefined {
     if (typeof at !== 'object' || at === null || !Object.prototype.hasOwnProperty.call(at, segment)) {
       return undefined;
     }
+    if (Array.isArray(at) && !/^\d+$/.test(segment)) return undefined;
     at = (at as Record<string, unknown>)[segment];
   }
   if (typeof at === 'string') return at;

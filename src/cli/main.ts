@@ -47,6 +47,7 @@ Sending:
   --ordering none|per-key       per-key: each key's records land in input order, even across retries
   --shard-records-per-second N  Per-shard cap (default 1000; 'off' for none)
   --shard-bytes-per-second N    Per-shard cap (default 1048576; 'off' for none)
+  --max-attempts N              Sends per record before it counts as failed (default 10)
 
 Outcome:
   --dead-letter FILE            Write every record not delivered (invalid, failed, unsent) as NDJSON:

@@ -151,6 +151,7 @@ export async function runPut(config: PutConfig, io: PutIo): Promise<number> {
         shardRecordsPerSecond: config.shardRecordsPerSecond,
         shardBytesPerSecond: config.shardBytesPerSecond,
         maxRecordBytes: config.maxRecordBytes,
+        maxAttempts: config.maxAttempts,
         metrics,
       });
     } catch (error) {
