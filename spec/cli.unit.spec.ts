@@ -329,7 +329,7 @@ describe('rx-kinesis command: reading input', () => {
     const text = `a\n"${'y\n'.repeat(100)}"\nz`;
     const rows = await collect(readCsv(readLines(chunked(text, []), 1000), 50));
     expect(rows).to.deep.equal([
-      { line: 2, text: '', problem: 'LINE_TOO_LONG' },
+      { line: 2, text: '', problem: 'RECORD_TOO_LARGE' },
       { line: 103, text: 'z', fields: { a: 'z' } },
     ]);
   });

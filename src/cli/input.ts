@@ -38,9 +38,10 @@ export async function* readLines(input: Readable, maxChars: number): AsyncGenera
   let skipping = false;
   let line = 1;
   const emit = (text: string): InputLine => {
-    const unit = skipping
-      ? { line, text: '', tooLong: true }
-      : { line, text: text.endsWith('\r') ? text.slice(0, -1) : text, tooLong: false };
+    const unit =
+      skipping || text.length > maxChars
+        ? { line, text: '', tooLong: true }
+        : { line, text: text.endsWith('\r') ? text.slice(0, -1) : text, tooLong: false };
     line++;
     skipping = false;
     return unit;
@@ -132,7 +133,7 @@ export interface CsvRow {
   /** The row as it was in the input (lines joined with `\n`); empty when `tooLong`. */
   readonly text: string;
   readonly fields?: Record<string, string>;
-  readonly problem?: CsvProblem | 'LINE_TOO_LONG';
+  readonly problem?: CsvProblem | 'RECORD_TOO_LARGE';
 }
 
 /**
@@ -157,12 +158,12 @@ export async function* readCsv(
     if (skipping !== undefined) {
       skipping.quotes += quotesIn(unit.text);
       if (unit.tooLong || skipping.quotes % 2 === 1) continue;
-      yield { line: skipping.line, text: '', problem: 'LINE_TOO_LONG' };
+      yield { line: skipping.line, text: '', problem: 'RECORD_TOO_LARGE' };
       skipping = undefined;
       continue;
     }
     if (unit.tooLong) {
-      yield { line: open?.line ?? unit.line, text: '', problem: 'LINE_TOO_LONG' };
+      yield { line: open?.line ?? unit.line, text: '', problem: 'RECORD_TOO_LARGE' };
       open = undefined;
       continue;
     }
@@ -172,7 +173,7 @@ export async function* readCsv(
     const parsed = parseCsvRecord(text, delimiter);
     if (text.length > maxChars) {
       if (parsed === 'open') skipping = { line, quotes: 1 };
-      else yield { line, text: '', problem: 'LINE_TOO_LONG' };
+      else yield { line, text: '', problem: 'RECORD_TOO_LARGE' };
       continue;
     }
     if (parsed === 'open') {
@@ -195,7 +196,7 @@ export async function* readCsv(
       yield { line, text, fields };
     }
   }
-  if (skipping !== undefined) yield { line: skipping.line, text: '', problem: 'LINE_TOO_LONG' };
+  if (skipping !== undefined) yield { line: skipping.line, text: '', problem: 'RECORD_TOO_LARGE' };
   if (open !== undefined) yield { line: open.line, text: open.text, problem: 'CSV_UNCLOSED_QUOTE' };
 }
 

@@ -28,7 +28,7 @@ export interface InputItem {
 
 /**
  * Why a line was not sent: a CLI check (`INVALID_JSON`, `KEY_MISSING`, `HASH_KEY_MISSING`,
- * `LINE_TOO_LONG`, `CSV_…`) or the pipeline's `InvalidRecordReason` (e.g. `RECORD_TOO_LARGE`).
+ * `RECORD_TOO_LARGE` for a line longer than the record limit, `CSV_…`) or the pipeline's `InvalidRecordReason` (e.g. `RECORD_TOO_LARGE`).
  *
  * @example
  * ```ts
@@ -115,7 +115,7 @@ export async function* readRecords(
   }
   for await (const { line, text, tooLong } of lines) {
     if (tooLong) {
-      yield { source, line, text: '', reason: 'LINE_TOO_LONG' };
+      yield { source, line, text: '', reason: 'RECORD_TOO_LARGE' };
       continue;
     }
     if (text.trim() === '') continue;
