@@ -2,13 +2,16 @@
  * The pieces of the `rx-kinesis` command that need no process: argument checks, key extraction, and the
  * line and CSV readers (split at every possible chunk edge, against a reference).
  */
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { parseEmulatorArgs, parsePutArgs, UsageError } from '../src/cli/args.js';
 import { parseCsvRecord, readCsv, readLines, type InputLine } from '../src/cli/input.js';
 import { compileTemplate, fieldAt, randomKeys } from '../src/cli/keys.js';
+import { Progress } from '../src/cli/progress.js';
 import { readRecords, recordBuilder } from '../src/cli/records.js';
+import { Tally } from '../src/cli/tally.js';
+import { KinesisMetrics } from '../src/index.js';
 
 async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -354,5 +357,35 @@ describe('rx-kinesis command: reading input', () => {
     expect(got).to.deep.equal([
       { source: 'f', line: 2, text: 'd1,20', record: { PartitionKey: 'd1', Data: '{"dev":"d1","t":"20"}' } },
     ]);
+  });
+});
+
+describe('rx-kinesis command: progress', () => {
+  it('a status line: totals, the rate since the last line, and the per-shard rate range', () => {
+    const metrics = new KinesisMetrics();
+    const tally = new Tally(undefined);
+    const out = Object.assign(new PassThrough(), { columns: 60 });
+    let written = '';
+    out.on('data', (c: Buffer) => (written += c.toString()));
+    const progress = new Progress(tally, metrics, 's', out, {
+      tty: true,
+      intervalMs: 1000,
+      retrying: () => 3,
+    });
+    progress.start();
+    progress.stop();
+    for (let i = 0; i < 300; i++) metrics.userRecordPut('s', 'shardId-000000000000', 1, 10);
+    for (let i = 0; i < 100; i++) metrics.userRecordPut('s', 'shardId-000000000001', 1, 10);
+    tally.read = 410;
+    tally.delivered(400);
+    tally.failedCount = 2;
+    const line = progress.line(Date.now() + 2000);
+    expect(line).to.match(
+      /read 410 delivered 400 \(\d+\/s\) retrying 3 failed 2 invalid 0 \| 2 shards \d+–\d+\/s$/,
+    );
+    const [low, high] = /(\d+)–(\d+)\/s$/.exec(line)!.slice(1).map(Number);
+    expect(high).to.be.closeTo(150, 10); // 300 records in ~2 s
+    expect(low).to.be.closeTo(50, 5);
+    expect(written).to.equal('\r\x1b[2K'); // stop() clears the line it drew on
   });
 });

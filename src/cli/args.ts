@@ -42,6 +42,7 @@ export interface PutConfig {
   readonly shardBytesPerSecond?: number;
   readonly maxRecordBytes?: number;
   readonly maxAttempts?: number;
+  readonly maxBufferedRecords?: number;
   readonly endpointUrl?: string;
   readonly region?: string;
   readonly profile?: string;
@@ -123,6 +124,7 @@ const putOptions = {
   'shard-bytes-per-second': { type: 'string' },
   'max-record-bytes': { type: 'string' },
   'max-attempts': { type: 'string' },
+  'max-buffered-records': { type: 'string' },
   'endpoint-url': { type: 'string' },
   region: { type: 'string' },
   profile: { type: 'string' },
@@ -202,6 +204,10 @@ export function parsePutArgs(args: readonly string[]): PutConfig {
       v['max-attempts'] === undefined
         ? undefined
         : positiveNumber('--max-attempts', v['max-attempts'], { integer: true }),
+    maxBufferedRecords:
+      v['max-buffered-records'] === undefined
+        ? undefined
+        : positiveNumber('--max-buffered-records', v['max-buffered-records'], { integer: true }),
     endpointUrl: v['endpoint-url'],
     region: v.region,
     profile: v.profile,

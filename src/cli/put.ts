@@ -152,6 +152,7 @@ export async function runPut(config: PutConfig, io: PutIo): Promise<number> {
         shardBytesPerSecond: config.shardBytesPerSecond,
         maxRecordBytes: config.maxRecordBytes,
         maxAttempts: config.maxAttempts,
+        maxBufferedRecords: config.maxBufferedRecords,
         metrics,
       });
     } catch (error) {
