@@ -46,6 +46,7 @@ describe('rx-kinesis command: arguments', () => {
       aggregate: false,
       ordering: 'none',
       drainTimeoutMs: 30_000,
+      maxBufferedRecords: 50_000,
     });
     expect(c.files).to.deep.equal(['-']);
   });

@@ -48,7 +48,7 @@ Sending:
   --shard-records-per-second N  Per-shard cap (default 1000; 'off' for none)
   --shard-bytes-per-second N    Per-shard cap (default 1048576; 'off' for none)
   --max-attempts N              Sends per record before it counts as failed (default 10)
-  --max-buffered-records N      Records read ahead of delivery (default 200000): bounds memory
+  --max-buffered-records N      Records read ahead of delivery (default 50000): bounds memory
 
 Outcome:
   --dead-letter FILE            Write every record not delivered (invalid, failed, unsent) as NDJSON:
