@@ -382,7 +382,7 @@ describe('rx-kinesis command: progress', () => {
     tally.failedCount = 2;
     const line = progress.line(Date.now() + 2000);
     expect(line).to.match(
-      /read 410 delivered 400 \(\d+\/s\) retrying 3 failed 2 invalid 0 \| 2 shards \d+–\d+\/s$/,
+      /^\d+s 400\/410 delivered \d+\/s \| retrying 3 failed 2 invalid 0 \| 2 shards \d+–\d+\/s$/,
     );
     const [low, high] = /(\d+)–(\d+)\/s$/.exec(line)!.slice(1).map(Number);
     expect(high).to.be.closeTo(150, 10); // 300 records in ~2 s

@@ -76,8 +76,8 @@ export class Progress {
         : ` | ${shardRates.length} shards ${Math.round(Math.min(...shardRates))}–${Math.round(Math.max(...shardRates))}/s`;
     const elapsed = Math.round((now - this.startedAt) / 1000);
     return (
-      `${elapsed}s read ${t.read} delivered ${t.deliveredCount} (${Math.round(rate)}/s)` +
-      ` retrying ${this.options.retrying()} failed ${t.failedCount} invalid ${t.invalidCount}${perShard}`
+      `${elapsed}s ${t.deliveredCount}/${t.read} delivered ${Math.round(rate)}/s` +
+      ` | retrying ${this.options.retrying()} failed ${t.failedCount} invalid ${t.invalidCount}${perShard}`
     );
   }
 
