@@ -2,7 +2,7 @@
  * The package as users meet it: built, packed with `npm pack`, unpacked into a fresh folder's
  * node_modules and loaded from there with both `import` and `require`, through the `exports` map.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -59,6 +59,7 @@ describe('the packed tarball', function () {
   it('holds only what users need: dist, README, LICENSE and package.json', () => {
     for (const f of files) expect(f).to.match(/^(dist\/|README\.md$|LICENSE$|package\.json$)/);
     expect(files).to.include.members([
+      'dist/cli.js',
       'dist/index.js',
       'dist/index.cjs',
       'dist/index.d.ts',
@@ -185,6 +186,65 @@ describe('the packed tarball', function () {
       const out = execFileSync('node', [...args, program], { cwd: consumer, encoding: 'utf8', env: userEnv });
       expect(JSON.parse(out.trim().split('\n').pop()!)).to.deep.equal(expected);
     }
+  });
+
+  it('runs `npx rx-kinesis emulator` and `npx rx-kinesis put` into it, from the tarball', async () => {
+    const cliEnv = {
+      ...userEnv,
+      AWS_ACCESS_KEY_ID: 'a',
+      AWS_SECRET_ACCESS_KEY: 'b',
+      AWS_REGION: 'us-east-1',
+    };
+    const npx = (args: string[], input?: string) =>
+      execFileSync('npx', ['--no', '--', 'rx-kinesis', ...args], {
+        cwd: consumer,
+        encoding: 'utf8',
+        env: cliEnv,
+        input,
+        stdio: 'pipe',
+      });
+    expect(npx(['--version']).trim()).to.equal(
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
+    );
+    // Its own process group, so SIGTERM reaches the node behind npx as a terminal's would.
+    const emulator = spawn(
+      'npx',
+      ['--no', '--', 'rx-kinesis', 'emulator', '--port', '0', '--stream', 'tar:2'],
+      {
+        cwd: consumer,
+        env: cliEnv,
+        detached: true,
+      },
+    );
+    let out = '';
+    let err = '';
+    emulator.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    emulator.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    // 'close' waits for the pipes, which the node behind npx holds until it has shut down.
+    const exited = new Promise<void>((resolve) => emulator.once('close', () => resolve()));
+    try {
+      let endpoint: string | undefined;
+      for (let i = 0; i < 400 && endpoint === undefined; i++) {
+        endpoint = /listening on (\S+)/.exec(out)?.[1];
+        if (endpoint === undefined) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(endpoint, 'the emulator printed its endpoint').to.be.a('string');
+      const lines = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ k: `k${i % 13}`, i }));
+      const summary = JSON.parse(
+        npx(
+          ['put', '--endpoint-url', endpoint!, '--stream', 'tar', '--key', 'k', '--json', '--quiet'],
+          lines.join('\n'),
+        ),
+      ) as { delivered: number; exitCode: number };
+      expect(summary).to.include({ delivered: 2000, exitCode: 0 });
+    } finally {
+      process.kill(-emulator.pid!, 'SIGTERM');
+    }
+    await exited;
+    // npm itself dies of the signal; the emulator behind it shuts down and reports.
+    expect(err).to.include('SIGTERM: emulator stopped');
+    const counters = JSON.parse(out.trim().split('\n').pop()!) as { streams: { tar: { accepted: number } } };
+    expect(counters.streams.tar.accepted).to.equal(2000);
   });
 
   it('loads with require (CommonJS)', () => {
