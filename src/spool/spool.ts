@@ -199,6 +199,7 @@ export class Spool {
       inFlightEntries: this.inFlight.size,
       waitingAppends: this.waiting.length,
       recoveredEntries: this.recoveredEntries,
+      syncs: this.writer.syncs,
     };
   }
 

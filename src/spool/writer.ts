@@ -47,6 +47,8 @@ export class SegmentWriter {
   private current: { segment: Segment; handle: FileHandle } | undefined;
   private dirty = false;
   private failure: unknown;
+  /** fdatasync calls on segments so far (group commit shows as far fewer than appends). */
+  syncs = 0;
 
   constructor(
     private readonly directory: string,
@@ -113,6 +115,7 @@ export class SegmentWriter {
       for (const part of parts) {
         await writeAll(handle, part);
         await handle.datasync();
+        this.syncs++;
         segment.written += part.length;
       }
       return;
@@ -141,6 +144,7 @@ export class SegmentWriter {
     if (!this.dirty || this.current === undefined) return;
     this.dirty = false;
     await this.current.handle.datasync();
+    this.syncs++;
   }
 
   private async syncDirectory(): Promise<void> {
