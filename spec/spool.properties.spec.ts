@@ -58,7 +58,7 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
       crash: fc.boolean(),
       cut: fc.double({ min: 0, max: 1, noNaN: true }),
     }),
-    weight: 1,
+    weight: 2,
   },
 );
 
@@ -149,7 +149,7 @@ describe('Spool (property)', () => {
           }
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
   });
 });

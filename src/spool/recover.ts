@@ -113,9 +113,11 @@ export async function recover(directory: string): Promise<Recovered> {
         'UNSUPPORTED_FORMAT',
         `segment ${name} has format version ${version}; this version reads ${FORMAT_VERSION}`,
       );
-    if (version === undefined)
+    // A file cut inside its header is a creation the crash interrupted (nothing of it was durable, and
+    // an empty one is not even torn); a whole header with the wrong magic is damage.
+    if (version === undefined && buf.length > 0)
       corruptions.push({
-        kind: 'corrupt-header',
+        kind: buf.length < SEGMENT_HEADER_BYTES ? 'torn-tail' : 'corrupt-header',
         file: name,
         offset: 0,
         bytes: Math.min(buf.length, SEGMENT_HEADER_BYTES),
