@@ -3,7 +3,7 @@
  * rollover and deletion, each `whenFull` policy, the directory lock, and damage (torn tail, flipped bit)
  * detected and reported, never read as data.
  */
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -327,6 +327,51 @@ describe('Spool', () => {
       const { corruptions, ids } = await reopen();
       expect(ids).to.deep.equal([1, 2, 3]);
       expect(corruptions.map((c) => c.kind)).to.deep.equal(['corrupt-header']);
+    });
+
+    it('a torn ack record is reported and cut off, so acks appended after a restart still count', async () => {
+      const spool = await openSpool();
+      await spool.append(Array.from({ length: 6 }, (_, i) => record(i, 50)));
+      await spool.ack((await spool.read(2)).map((e) => e.id));
+      await spool.close();
+      open.splice(0);
+      const ackFile = join(dir, 'seg-0000000000000001.ack');
+      const before = (await stat(ackFile)).size;
+      await appendFile(ackFile, Buffer.from([1, 2, 3, 4, 5])); // a write cut short
+      const first = await reopen();
+      expect(first.ids).to.deep.equal([3, 4, 5, 6]);
+      expect(first.corruptions).to.deep.equal([
+        {
+          kind: 'torn-tail',
+          file: 'seg-0000000000000001.ack',
+          offset: before,
+          bytes: 5,
+          lostEntries: undefined,
+        },
+      ]);
+      await first.spool.ack([3, 5]);
+      await first.spool.close();
+      open.splice(0);
+      const second = await reopen();
+      expect(second.ids).to.deep.equal([4, 6]);
+      expect(second.corruptions).to.deep.equal([]);
+    });
+
+    it('a damaged ack record is reported; its entries come back (a duplicate, never a loss)', async () => {
+      const spool = await openSpool();
+      await spool.append(Array.from({ length: 6 }, (_, i) => record(i, 50)));
+      const [a, b, c] = await spool.read(3);
+      await spool.ack([a.id]);
+      await spool.ack([c.id]);
+      await spool.close();
+      open.splice(0);
+      const ackFile = join(dir, 'seg-0000000000000001.ack');
+      const bytes = await readFile(ackFile);
+      bytes[bytes.length - 3] ^= 1; // the record acking c
+      await writeFile(ackFile, bytes);
+      const { corruptions, ids } = await reopen();
+      expect(ids).to.deep.equal([b.id, c.id, 4, 5, 6]);
+      expect(corruptions.map((x) => [x.kind, x.bytes])).to.deep.equal([['corrupt-acks', 16]]);
     });
 
     it('refuses a segment of a newer format version and leaves it untouched', async () => {

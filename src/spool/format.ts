@@ -244,16 +244,18 @@ export function encodeAckHeader(): Buffer {
 }
 
 /**
- * The acked id runs of an ack file, merged and sorted as [first, end) pairs, and how many records were
- * damaged (skipped: a lost ack resends an entry, it never loses one).
+ * The acked id runs of an ack file, merged and sorted as [first, end) pairs; how many records failed
+ * their CRC (or the header its magic), skipped — a lost ack resends an entry, it never loses one; and the
+ * bytes of a partial record or header at the end (a write the crash cut short).
  */
-export function decodeAcks(buf: Buffer): { runs: [number, number][]; damaged: number } {
+export function decodeAcks(buf: Buffer): { runs: [number, number][]; damaged: number; tornBytes: number } {
+  if (buf.length < ACK_HEADER_BYTES) return { runs: [], damaged: 0, tornBytes: buf.length };
   const raw: [number, number][] = [];
-  let damaged = 0;
-  const start = buf.length >= ACK_HEADER_BYTES && buf.readUInt32BE(0) === ACK_MAGIC ? ACK_HEADER_BYTES : 0;
-  if (start === 0 && buf.length > 0) damaged++;
-  for (let at = start; at < buf.length; at += ACK_RECORD_BYTES) {
-    if (at + ACK_RECORD_BYTES > buf.length || crc32(buf.subarray(at + 4, at + 16)) !== buf.readUInt32BE(at)) {
+  let damaged = buf.readUInt32BE(0) === ACK_MAGIC ? 0 : 1;
+  const whole =
+    ACK_HEADER_BYTES + Math.floor((buf.length - ACK_HEADER_BYTES) / ACK_RECORD_BYTES) * ACK_RECORD_BYTES;
+  for (let at = ACK_HEADER_BYTES; at < whole; at += ACK_RECORD_BYTES) {
+    if (crc32(buf.subarray(at + 4, at + ACK_RECORD_BYTES)) !== buf.readUInt32BE(at)) {
       damaged++;
       continue;
     }
@@ -267,7 +269,7 @@ export function decodeAcks(buf: Buffer): { runs: [number, number][]; damaged: nu
     if (last !== undefined && run[0] <= last[1]) last[1] = Math.max(last[1], run[1]);
     else runs.push([...run]);
   }
-  return { runs, damaged };
+  return { runs, damaged, tornBytes: buf.length - whole };
 }
 
 /** Whether `id` lies in one of the sorted [first, end) runs. */

@@ -1,7 +1,8 @@
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { readdir, readFile, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SpoolError } from './errors.js';
 import {
+  ACK_RECORD_BYTES,
   ackName,
   decodeAcks,
   FORMAT_VERSION,
@@ -23,7 +24,10 @@ import {
  */
 export interface SpoolCorruption {
   readonly kind:
-    /** The segment ends in bytes that are no valid frame: a write cut short by a crash (or a damaged last frame). */
+    /**
+     * A segment (or ack file) ends in bytes that are no valid frame (record): a write cut short by a
+     * crash, or a damaged last frame.
+     */
     | 'torn-tail'
     /** Damaged frames inside a segment, skipped up to the next valid frame. */
     | 'corrupt-frames'
@@ -35,7 +39,7 @@ export interface SpoolCorruption {
   readonly file: string;
   /** Where the damage starts. */
   readonly offset: number;
-  /** Bytes skipped (for `corrupt-acks`: damaged ack records). */
+  /** Bytes skipped. */
   readonly bytes: number;
   /** Entries lost, when the ids around the damage tell (`corrupt-frames`); undefined when unknown. */
   readonly lostEntries: number | undefined;
@@ -131,7 +135,17 @@ export async function recover(directory: string): Promise<Recovered> {
         kind: 'corrupt-acks',
         file: ackFile,
         offset: 0,
-        bytes: acks.damaged,
+        bytes: acks.damaged * ACK_RECORD_BYTES,
+        lostEntries: undefined,
+      });
+    // Ack files are appended to after a restart: cut a torn record off, or later records would misalign.
+    if (acks.tornBytes > 0) await truncate(join(directory, ackFile), ackBuf!.length - acks.tornBytes);
+    if (acks.tornBytes > 0)
+      corruptions.push({
+        kind: 'torn-tail',
+        file: ackFile,
+        offset: ackBuf!.length - acks.tornBytes,
+        bytes: acks.tornBytes,
         lostEntries: undefined,
       });
     let pending = 0;
@@ -170,7 +184,7 @@ export async function recover(directory: string): Promise<Recovered> {
       sealed: true,
       skips,
       acked: acks.runs,
-      hasAckFile: ackBuf !== undefined,
+      hasAckFile: ackBuf !== undefined && ackBuf.length - acks.tornBytes > 0,
       recovered: true,
       deleted: false,
     });
