@@ -1,20 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { AckLog } from './ack-log.js';
 import { SpoolError, SpoolFullError } from './errors.js';
-import {
-  checkRecord,
-  encodeFrame,
-  frameBytes,
-  SEGMENT_HEADER_BYTES,
-  segmentName,
-  type SpoolEntry,
-  type SpoolRecord,
-} from './format.js';
+import { checkRecord, frameBytes, type SpoolEntry, type SpoolRecord } from './format.js';
 import { acquireLock } from './lock.js';
+import { Layout } from './layout.js';
 import { SegmentReader } from './reader.js';
 import { complete, recover, type Segment, type SpoolCorruption } from './recover.js';
 import { resolveSpoolOptions, type SpoolDefaults, type SpoolOptions, type SpoolStats } from './options.js';
-import { SegmentWriter, type WriteJob } from './writer.js';
+import { SegmentWriter } from './writer.js';
 import { Fifo } from '../pipeline/fifo.js';
 
 interface Waiting {
@@ -42,10 +35,7 @@ interface Waiting {
  * ```
  */
 export class Spool {
-  private readonly segments: Segment[];
-  private active: Segment | undefined;
-  private nextId: number;
-  private usedBytes: number;
+  private readonly layout: Layout;
   private readonly waiting = new Fifo<Waiting>();
   private readonly inFlight = new Map<number, Segment>();
   private readonly writer: SegmentWriter;
@@ -74,12 +64,12 @@ export class Spool {
     private readonly release: () => Promise<void>,
     recovered: Awaited<ReturnType<typeof recover>>,
   ) {
-    this.segments = recovered.segments;
-    this.nextId = recovered.nextId;
+    this.layout = new Layout(recovered.segments, recovered.nextId, options.segmentBytes, (s) =>
+      this.delete(s),
+    );
     this.recoveredEntries = recovered.entries;
-    this.usedBytes = this.segments.reduce((sum, s) => sum + s.bytes, 0);
     this.writer = new SegmentWriter(options.directory, options.fsync, () => this.written());
-    this.reader = new SegmentReader(options.directory, () => this.segments, options.readWindowBytes);
+    this.reader = new SegmentReader(options.directory, () => this.layout.segments, options.readWindowBytes);
     this.acks = new AckLog(options.directory);
     if (options.fsync === 'interval') {
       this.timer = setInterval(() => {
@@ -127,7 +117,7 @@ export class Spool {
       sizes.push(frameBytes(record));
     }
     if (records.length === 0) return Promise.resolve([]);
-    const alone = this.needed(sizes, undefined);
+    const alone = this.layout.needed(sizes, true);
     if (alone > this.options.maxBytes)
       return Promise.reject(
         new SpoolError(
@@ -189,12 +179,12 @@ export class Spool {
   /** Counters and sizes, for metrics. */
   stats(): SpoolStats {
     let unackedEntries = 0;
-    for (const segment of this.segments) unackedEntries += segment.pending;
+    for (const segment of this.layout.segments) unackedEntries += segment.pending;
     return {
       ...this.counts,
-      usedBytes: this.usedBytes,
+      usedBytes: this.layout.usedBytes,
       maxBytes: this.options.maxBytes,
-      segments: this.segments.length,
+      segments: this.layout.segments.length,
       unackedEntries,
       inFlightEntries: this.inFlight.size,
       waitingAppends: this.waiting.length,
@@ -224,24 +214,6 @@ export class Spool {
     return this.closing;
   }
 
-  /** Bytes an append of frames of these sizes adds, given the active segment. */
-  private needed(sizes: readonly number[], active: Segment | undefined): number {
-    let segmentBytes = active?.bytes;
-    let bytes = 0;
-    for (const size of sizes) {
-      if (
-        segmentBytes === undefined ||
-        (segmentBytes + size > this.options.segmentBytes && segmentBytes > SEGMENT_HEADER_BYTES)
-      ) {
-        segmentBytes = SEGMENT_HEADER_BYTES;
-        bytes += SEGMENT_HEADER_BYTES;
-      }
-      segmentBytes += size;
-      bytes += size;
-    }
-    return bytes;
-  }
-
   private admitWaiting(): void {
     for (let next = this.waiting.peek(); next !== undefined; next = this.waiting.peek()) {
       if (!this.admit(next)) return;
@@ -253,28 +225,28 @@ export class Spool {
   private admit(append: Waiting): boolean {
     const { maxBytes, whenFull } = this.options;
     for (;;) {
-      const needed = this.needed(append.sizes, this.active);
-      if (this.usedBytes + needed <= maxBytes) {
+      const needed = this.layout.needed(append.sizes);
+      if (this.layout.usedBytes + needed <= maxBytes) {
         this.place(append);
         return true;
       }
       if (whenFull === 'reject') {
         this.counts.rejectedAppends++;
-        append.reject(new SpoolFullError(maxBytes, this.usedBytes, needed));
+        append.reject(new SpoolFullError(maxBytes, this.layout.usedBytes, needed));
         return true;
       }
-      const oldest = this.segments[0];
+      const oldest = this.layout.segments[0];
       if (whenFull === 'block') {
         // Only sealed segments are ever deleted: seal the active one when waiting for the others cannot
         // make room, or a spool whose data all sits in the active segment would wait forever.
-        const active = this.active;
+        const active = this.layout.active;
         if (active === undefined || active.bytes + needed <= maxBytes) return false;
-        this.seal(active);
+        this.layout.seal(active);
         continue;
       }
       if (oldest === undefined) return false;
-      if (oldest === this.active) {
-        this.seal(oldest);
+      if (oldest === this.layout.active) {
+        this.layout.seal(oldest);
         continue;
       }
       // drop-oldest: the oldest segment goes once its writes have landed (a drop never races a write).
@@ -284,63 +256,13 @@ export class Spool {
   }
 
   private place(append: Waiting): void {
-    const ids: number[] = [];
-    const jobs: WriteJob[] = [];
-    append.records.forEach((record, index) => {
-      const size = append.sizes[index];
-      let segment = this.active;
-      if (
-        segment === undefined ||
-        (segment.bytes + size > this.options.segmentBytes && segment.bytes > SEGMENT_HEADER_BYTES)
-      ) {
-        if (segment !== undefined) this.seal(segment);
-        segment = this.startSegment();
-      }
-      const id = this.nextId++;
-      segment.bytes += size;
-      segment.lastId = id;
-      segment.pending++;
-      this.usedBytes += size;
-      const frame = encodeFrame(id, record);
-      const job = jobs[jobs.length - 1];
-      if (job?.segment === segment) job.frames.push(frame);
-      else jobs.push({ segment, frames: [frame] });
-      ids.push(id);
-    });
+    const { ids, jobs } = this.layout.place(append.records, append.sizes);
     this.counts.appendedEntries += ids.length;
     this.writer.enqueue({
       jobs,
       done: () => append.resolve(ids),
       fail: (error) => append.reject(this.fail(error)),
     });
-  }
-
-  private startSegment(): Segment {
-    const segment: Segment = {
-      name: segmentName(this.nextId),
-      firstId: this.nextId,
-      lastId: this.nextId - 1,
-      bytes: SEGMENT_HEADER_BYTES,
-      written: 0,
-      readable: 0,
-      pending: 0,
-      sealed: false,
-      skips: new Map(),
-      acked: [],
-      hasAckFile: false,
-      recovered: false,
-      deleted: false,
-    };
-    this.usedBytes += SEGMENT_HEADER_BYTES;
-    this.segments.push(segment);
-    this.active = segment;
-    return segment;
-  }
-
-  private seal(segment: Segment): void {
-    segment.sealed = true;
-    if (this.active === segment) this.active = undefined;
-    if (segment.pending === 0) this.delete(segment);
   }
 
   private drop(segment: Segment): void {
@@ -359,8 +281,7 @@ export class Spool {
   private delete(segment: Segment): void {
     if (segment.deleted) return;
     segment.deleted = true;
-    this.segments.splice(this.segments.indexOf(segment), 1);
-    this.usedBytes -= segment.bytes;
+    this.layout.remove(segment);
     this.acks.remove(segment).catch((e: unknown) => this.fail(e));
     queueMicrotask(() => this.admitWaiting());
   }
