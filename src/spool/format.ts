@@ -6,7 +6,14 @@
  */
 import { crc32 } from 'node:zlib';
 
-/** The format version written into every segment and ack file header. */
+/**
+ * The format version written into every segment and ack file header (`docs/spool-format.md`).
+ *
+ * @example
+ * ```ts
+ * console.log(`spool format v${FORMAT_VERSION}`);
+ * ```
+ */
 export const FORMAT_VERSION = 1;
 /** 'RXKS': the first four bytes of a segment file. */
 export const SEGMENT_MAGIC = 0x52584b53;
@@ -53,7 +60,14 @@ export interface SpoolRecord {
   Data: Uint8Array;
 }
 
-/** A record read back from the spool, with the id `append()` gave it. */
+/**
+ * A record read back from the spool, with the id `append()` gave it.
+ *
+ * @example
+ * ```ts
+ * const delivered = (entries: SpoolEntry[]) => spool.ack(entries.map((e) => e.id));
+ * ```
+ */
 export interface SpoolEntry extends SpoolRecord {
   readonly id: number;
 }
