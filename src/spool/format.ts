@@ -131,7 +131,7 @@ export type Decoded =
 /** Decodes the frame at `at` from the bytes `buf[0, end)`; `Data` is a copy, so `buf` can be reused. */
 export function decodeFrame(buf: Buffer, at: number, end = buf.length): Decoded {
   if (end - at < FRAME_PREFIX_BYTES) {
-    const have = buf.subarray(at, end);
+    const have = buf.subarray(at, Math.min(end, at + MARK_BYTES.length));
     return MARK_BYTES.subarray(0, have.length).equals(have)
       ? { kind: 'short', needed: FRAME_PREFIX_BYTES }
       : { kind: 'bad' };

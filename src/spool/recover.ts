@@ -166,6 +166,13 @@ export async function recover(directory: string): Promise<Recovered> {
       });
       if (!tail) skips.set(range.offset, range.resume);
     }
+    let bytes = buf.length;
+    // Cut a torn tail off (its bytes are no data), so that it is reported once, not at every open.
+    // Damage inside a segment cannot be cut out: it is reported at each open while the segment lives.
+    if (scan.damaged.at(-1)?.resume === buf.length && scan.validEnd > SEGMENT_HEADER_BYTES) {
+      await truncate(join(directory, name), scan.validEnd);
+      bytes = scan.validEnd;
+    }
     nextId = Math.max(nextId, lastId + 1);
     if (pending === 0) {
       await unlink(join(directory, name));
@@ -177,7 +184,7 @@ export async function recover(directory: string): Promise<Recovered> {
       name,
       firstId,
       lastId,
-      bytes: buf.length,
+      bytes,
       written: scan.validEnd,
       readable: scan.validEnd,
       pending,
