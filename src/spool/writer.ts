@@ -86,16 +86,24 @@ export class SegmentWriter {
     this.queue = [];
     try {
       if (this.failure !== undefined) throw this.failure;
-      let created = false;
-      const touched = new Set<Segment>();
+      // One write per segment for the whole group commit, not one per append: a syscall each costs
+      // more than the appends' own work when they are small.
+      const runs: WriteJob[] = [];
       for (const group of groups) {
         for (const job of group.jobs) {
-          // A dropped segment (drop-oldest) is never recreated; its entries were reported dropped.
-          if (job.segment.deleted) continue;
-          created ||= job.segment.written === 0;
-          await this.write(await this.handleFor(job.segment), job.segment, job.frames);
-          touched.add(job.segment);
+          const last = runs[runs.length - 1];
+          if (last?.segment === job.segment) last.frames.push(...job.frames);
+          else runs.push({ segment: job.segment, frames: [...job.frames] });
         }
+      }
+      let created = false;
+      const touched = new Set<Segment>();
+      for (const run of runs) {
+        // A dropped segment (drop-oldest) is never recreated; its entries were reported dropped.
+        if (run.segment.deleted) continue;
+        created ||= run.segment.written === 0;
+        await this.write(await this.handleFor(run.segment), run.segment, run.frames);
+        touched.add(run.segment);
       }
       if (this.fsync === 'batch') await this.syncCurrent();
       if (created && (this.fsync === 'batch' || this.fsync === 'always')) await this.syncDirectory();
