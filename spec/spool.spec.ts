@@ -119,7 +119,7 @@ describe('Spool', () => {
     await atClose;
   });
 
-  it('close fails appends still waiting for space with SPOOL_CLOSED, and later appends too', async () => {
+  it('close fails appends still waiting for space with SPOOL_CLOSED, and later appends, reads and acks', async () => {
     const size = frameBytes(record(0, 100));
     const spool = await openSpool({ segmentBytes: 4 * size, maxBytes: 4 * size, whenFull: 'block' });
     await spool.append([record(1, 100), record(2, 100)]);
@@ -128,8 +128,10 @@ describe('Spool', () => {
     expect(await blocked)
       .to.be.instanceOf(SpoolError)
       .with.property('code', 'SPOOL_CLOSED');
-    const later = await spool.append([record(5)]).catch((e: unknown) => e);
-    expect(later).to.be.instanceOf(SpoolError).with.property('code', 'SPOOL_CLOSED');
+    for (const after of [spool.append([record(5)]), spool.read(), spool.ack([1])])
+      expect(await after.catch((e: unknown) => e))
+        .to.be.instanceOf(SpoolError)
+        .with.property('code', 'SPOOL_CLOSED');
   });
 
   for (const fsync of ['always', 'batch', 'interval', 'never'] as const)

@@ -139,11 +139,14 @@ export class Spool {
   read(maxEntries = 500, maxBytes = 5 * 1024 * 1024): Promise<SpoolEntry[]> {
     const read = this.reading.then(async () => {
       if (this.failure !== undefined) throw this.failure;
+      if (this.closing !== undefined) throw closedError();
       const entries = await this.reader.read(maxEntries, maxBytes);
       for (const { entry, segment } of entries) this.inFlight.set(entry.id, segment);
       return entries.map((e) => e.entry);
     });
-    this.reading = read.catch((e: unknown) => this.fail(e));
+    this.reading = read.catch((e: unknown) => {
+      if (!(e instanceof SpoolError && e.code === 'SPOOL_CLOSED')) this.fail(e);
+    });
     return read;
   }
 
@@ -159,6 +162,7 @@ export class Spool {
    * written (page cache; fsynced on close and by 'interval'): a crash after that never resends them.
    */
   ack(ids: Iterable<number>): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(closedError());
     const emptied = new Set<Segment>();
     for (const id of ids) {
       const segment = this.inFlight.get(id);
