@@ -301,9 +301,11 @@ describe('Spool', () => {
 
   it('takes over a stale lock whose pid is dead', async () => {
     await writeFile(join(dir, 'lock'), '2147483646\n'); // no such pid
+    await writeFile(join(dir, 'lock.2147483646.tmp'), '2147483646\n'); // what it left mid-take
     const spool = await openSpool();
     await spool.append([record(1)]);
     expect((await readFile(join(dir, 'lock'), 'utf8')).trim()).to.equal(String(process.pid));
+    expect((await readdir(dir)).filter((f) => f.startsWith('lock'))).to.deep.equal(['lock']);
   });
 
   describe('damage', () => {

@@ -101,8 +101,10 @@ export async function recover(directory: string): Promise<Recovered> {
     if (firstId !== undefined) segmentIds.set(name, firstId);
   }
   for (const name of names) {
-    if (name.endsWith('.ack') && !segmentIds.has(name.replace(/\.ack$/, '.log')))
-      await unlink(join(directory, name)).catch(() => undefined);
+    // Ack files whose segment is gone, and lock files a killed opener left half-taken (lock.ts).
+    const orphanAcks = name.endsWith('.ack') && !segmentIds.has(name.replace(/\.ack$/, '.log'));
+    const deadLockFile = /^lock\.\d+\.tmp$/.test(name) && name !== `lock.${process.pid}.tmp`;
+    if (orphanAcks || deadLockFile) await unlink(join(directory, name)).catch(() => undefined);
   }
   const segments: Segment[] = [];
   const corruptions: SpoolCorruption[] = [];

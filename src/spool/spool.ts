@@ -104,7 +104,8 @@ export class Spool {
    * Stores records, giving each the next id. Resolves with their ids once they are durable per `fsync`;
    * appends made meanwhile share the write (group commit). Appends are stored in call order. When the
    * spool is full: `block` waits for acks to free whole segments, `reject` fails with `SpoolFullError`
-   * (nothing stored), `drop-oldest` deletes the oldest segments (reported through `onDrop`).
+   * (nothing stored), `drop-oldest` deletes the oldest segments (reported through `onDrop`). The records
+   * are encoded once the append is admitted: do not change them before it resolves.
    */
   append(records: readonly SpoolRecord[]): Promise<number[]> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
