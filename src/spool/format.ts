@@ -1,0 +1,317 @@
+/**
+ * The spool's on-disk format, version 1 (documented in `docs/spool-format.md`). Pure functions over
+ * buffers: encoding, decoding and the recovery scan, so that the format can be tested without any I/O.
+ *
+ * Integers are big-endian. Ids are unsigned 64-bit on disk, kept below 2^53 in memory.
+ */
+import { crc32 } from 'node:zlib';
+
+/**
+ * The format version written into every segment and ack file header (`docs/spool-format.md`).
+ *
+ * @example
+ * ```ts
+ * console.log(`spool format v${FORMAT_VERSION}`);
+ * ```
+ */
+export const FORMAT_VERSION = 1;
+/** 'RXKS': the first four bytes of a segment file. */
+export const SEGMENT_MAGIC = 0x52584b53;
+/** 'RXKA': the first four bytes of an ack file. */
+export const ACK_MAGIC = 0x52584b41;
+/**
+ * Starts every frame, so a scan can find the next frame after a damaged one. 0xFE never occurs in UTF-8
+ * text, so JSON or text payloads cannot contain the marker; any false match must also pass the CRC.
+ */
+export const FRAME_MARK = 0xfe8bf715;
+/** Segment header: magic, version (u16), flags (u16, 0), id of the segment's first frame (u64). */
+export const SEGMENT_HEADER_BYTES = 16;
+/** Ack file header: magic, version (u16), flags (u16, 0). */
+export const ACK_HEADER_BYTES = 8;
+/** One ack record: crc32 of the next 12 bytes, first id (u64), count (u32). */
+export const ACK_RECORD_BYTES = 16;
+/** Frame prefix: mark, crc32, length — the length counts every byte after itself. */
+const FRAME_PREFIX_BYTES = 12;
+/** Frame fields after the prefix: id (u64), key length (u16), hash key length (u8), flags (u8, 0). */
+const FRAME_FIELDS_BYTES = 12;
+/** Bytes a frame adds to its record's key, hash key and data. */
+export const FRAME_OVERHEAD_BYTES = FRAME_PREFIX_BYTES + FRAME_FIELDS_BYTES;
+/**
+ * The largest frame length a scan believes: 10 MiB of data (Kinesis's ceiling after `UpdateMaxRecordSize`)
+ * plus the largest key fields. Anything longer is damage, so a flipped length cannot make a scan swallow
+ * the rest of a segment as one frame.
+ */
+export const MAX_FRAME_LENGTH = 10 * 1024 * 1024 + 0xffff + 0xff + FRAME_FIELDS_BYTES;
+
+const MARK_BYTES = Buffer.from([0xfe, 0x8b, 0xf7, 0x15]);
+const TWO_32 = 2 ** 32;
+
+/**
+ * A Kinesis record as the SDK's `PutRecordsRequestEntry` holds it, with `Data` already bytes.
+ *
+ * @example
+ * ```ts
+ * const record: SpoolRecord = { PartitionKey: 'device-7', Data: Buffer.from('{"t":21.5}') };
+ * ```
+ */
+export interface SpoolRecord {
+  PartitionKey: string;
+  ExplicitHashKey?: string;
+  Data: Uint8Array;
+}
+
+/**
+ * A record read back from the spool, with the id `append()` gave it.
+ *
+ * @example
+ * ```ts
+ * const delivered = (entries: SpoolEntry[]) => spool.ack(entries.map((e) => e.id));
+ * ```
+ */
+export interface SpoolEntry extends SpoolRecord {
+  readonly id: number;
+}
+
+function writeId(buf: Buffer, id: number, at: number): void {
+  buf.writeUInt32BE(Math.floor(id / TWO_32), at);
+  buf.writeUInt32BE(id >>> 0, at + 4);
+}
+
+function readId(buf: Buffer, at: number): number {
+  return buf.readUInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4);
+}
+
+/** Bytes the record takes on disk as one frame. */
+export function frameBytes(record: SpoolRecord): number {
+  const hashKey = record.ExplicitHashKey === undefined ? 0 : Buffer.byteLength(record.ExplicitHashKey);
+  return FRAME_OVERHEAD_BYTES + Buffer.byteLength(record.PartitionKey) + hashKey + record.Data.byteLength;
+}
+
+/** The frame for one record; the caller has checked the field sizes (`checkRecord`). */
+export function encodeFrame(id: number, record: SpoolRecord): Buffer {
+  const key = Buffer.from(record.PartitionKey, 'utf8');
+  const hashKey = Buffer.from(record.ExplicitHashKey ?? '', 'utf8');
+  const size = FRAME_OVERHEAD_BYTES + key.length + hashKey.length + record.Data.byteLength;
+  const buf = Buffer.allocUnsafe(size);
+  buf.writeUInt32BE(FRAME_MARK, 0);
+  buf.writeUInt32BE(size - FRAME_PREFIX_BYTES, 8);
+  writeId(buf, id, 12);
+  buf.writeUInt16BE(key.length, 20);
+  buf.writeUInt8(record.ExplicitHashKey === undefined ? 0 : hashKey.length + 1, 22);
+  buf.writeUInt8(0, 23);
+  key.copy(buf, 24);
+  hashKey.copy(buf, 24 + key.length);
+  buf.set(record.Data, 24 + key.length + hashKey.length);
+  buf.writeUInt32BE(crc32(buf.subarray(8)), 4);
+  return buf;
+}
+
+/**
+ * Why a record cannot be framed, or undefined: the key length field is 16 bits, the hash key's 8 bits
+ * (Kinesis allows 256 characters and 39 digits, far below), and data stops at 10 MiB.
+ */
+export function checkRecord(record: SpoolRecord): string | undefined {
+  if (typeof record.PartitionKey !== 'string') return 'PartitionKey must be a string';
+  if (Buffer.byteLength(record.PartitionKey) > 0xffff) return 'PartitionKey exceeds 65,535 bytes';
+  if (record.ExplicitHashKey !== undefined && Buffer.byteLength(record.ExplicitHashKey) > 0xfe)
+    return 'ExplicitHashKey exceeds 254 bytes';
+  if (!(record.Data instanceof Uint8Array)) return 'Data must be a Uint8Array';
+  if (frameBytes(record) - FRAME_PREFIX_BYTES > MAX_FRAME_LENGTH) return 'record exceeds 10 MiB';
+  return undefined;
+}
+
+/** What `decodeFrame` found at an offset. */
+export type Decoded =
+  | { readonly kind: 'frame'; readonly entry: SpoolEntry; readonly next: number }
+  /** The bytes so far are a plausible frame start, but it ends past `end`: read more, or it is torn. */
+  | { readonly kind: 'short'; readonly needed: number }
+  /** Not a frame: wrong marker, impossible length or a checksum mismatch. */
+  | { readonly kind: 'bad' };
+
+/** Decodes the frame at `at` from the bytes `buf[0, end)`; `Data` is a copy, so `buf` can be reused. */
+export function decodeFrame(buf: Buffer, at: number, end = buf.length): Decoded {
+  if (end - at < FRAME_PREFIX_BYTES) {
+    const have = buf.subarray(at, Math.min(end, at + MARK_BYTES.length));
+    return MARK_BYTES.subarray(0, have.length).equals(have)
+      ? { kind: 'short', needed: FRAME_PREFIX_BYTES }
+      : { kind: 'bad' };
+  }
+  if (buf.readUInt32BE(at) !== FRAME_MARK) return { kind: 'bad' };
+  const length = buf.readUInt32BE(at + 8);
+  if (length < FRAME_FIELDS_BYTES || length > MAX_FRAME_LENGTH) return { kind: 'bad' };
+  const next = at + FRAME_PREFIX_BYTES + length;
+  if (next > end) return { kind: 'short', needed: FRAME_PREFIX_BYTES + length };
+  if (crc32(buf.subarray(at + 8, next)) !== buf.readUInt32BE(at + 4)) return { kind: 'bad' };
+  const keyLength = buf.readUInt16BE(at + 20);
+  const hashKeyField = buf.readUInt8(at + 22);
+  const hashKeyLength = hashKeyField === 0 ? 0 : hashKeyField - 1;
+  const keyAt = at + FRAME_OVERHEAD_BYTES;
+  const dataAt = keyAt + keyLength + hashKeyLength;
+  if (dataAt > next) return { kind: 'bad' };
+  const entry: SpoolEntry = {
+    id: readId(buf, at + 12),
+    PartitionKey: buf.toString('utf8', keyAt, keyAt + keyLength),
+    ...(hashKeyField === 0
+      ? {}
+      : { ExplicitHashKey: buf.toString('utf8', keyAt + keyLength, keyAt + keyLength + hashKeyLength) }),
+    Data: Uint8Array.prototype.slice.call(buf, dataAt, next),
+  };
+  return { kind: 'frame', entry, next };
+}
+
+/** A segment header; `firstId` is the id its first frame has (or would have). */
+export function encodeSegmentHeader(firstId: number): Buffer {
+  const buf = Buffer.alloc(SEGMENT_HEADER_BYTES);
+  buf.writeUInt32BE(SEGMENT_MAGIC, 0);
+  buf.writeUInt16BE(FORMAT_VERSION, 4);
+  writeId(buf, firstId, 8);
+  return buf;
+}
+
+/** The header's version, or undefined when the magic is wrong (a damaged or foreign file). */
+export function segmentVersion(buf: Buffer): number | undefined {
+  if (buf.length < SEGMENT_HEADER_BYTES || buf.readUInt32BE(0) !== SEGMENT_MAGIC) return undefined;
+  return buf.readUInt16BE(4);
+}
+
+/** A stretch of a segment that held no valid frame. */
+export interface DamagedRange {
+  readonly offset: number;
+  /** Where the next valid frame starts; the file's length for a damaged tail. */
+  readonly resume: number;
+  /** Entries the stretch held, known from the ids around it; undefined for a tail. */
+  readonly lostEntries: number | undefined;
+}
+
+/** What a full scan of one segment found. */
+export interface SegmentScan {
+  readonly damaged: DamagedRange[];
+  /** The end of the last valid frame. */
+  readonly validEnd: number;
+}
+
+/**
+ * Walks every frame of a segment held in `buf`, calling `onFrame` for each valid one in order. A damaged
+ * frame is skipped up to the next marker that starts a valid frame with a higher id (a flipped bit costs
+ * one frame, not the rest of the segment); with none, the rest is a damaged (torn) tail.
+ */
+export function scanSegment(
+  buf: Buffer,
+  firstId: number,
+  onFrame: (entry: SpoolEntry, offset: number) => void,
+): SegmentScan {
+  const damaged: DamagedRange[] = [];
+  let at = SEGMENT_HEADER_BYTES;
+  let validEnd = at;
+  let lastId = firstId - 1;
+  while (at < buf.length) {
+    const decoded = decodeFrame(buf, at);
+    if (decoded.kind === 'frame' && decoded.entry.id > lastId) {
+      onFrame(decoded.entry, at);
+      lastId = decoded.entry.id;
+      at = validEnd = decoded.next;
+      continue;
+    }
+    let resume = buf.indexOf(MARK_BYTES, at + 1);
+    let found: SpoolEntry | undefined;
+    for (; resume >= 0; resume = buf.indexOf(MARK_BYTES, resume + 1)) {
+      const candidate = decodeFrame(buf, resume);
+      if (candidate.kind === 'frame' && candidate.entry.id > lastId) {
+        found = candidate.entry;
+        break;
+      }
+    }
+    if (found === undefined) {
+      damaged.push({ offset: at, resume: buf.length, lostEntries: undefined });
+      break;
+    }
+    damaged.push({ offset: at, resume, lostEntries: found.id - lastId - 1 });
+    at = resume;
+  }
+  return { damaged, validEnd };
+}
+
+/** Ack records for ascending, distinct ids: one record per run of consecutive ids. */
+export function encodeAcks(sortedIds: readonly number[]): Buffer {
+  const runs: [number, number][] = [];
+  for (const id of sortedIds) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last[0] + last[1] === id) last[1]++;
+    else runs.push([id, 1]);
+  }
+  const buf = Buffer.allocUnsafe(runs.length * ACK_RECORD_BYTES);
+  runs.forEach(([first, count], i) => {
+    const at = i * ACK_RECORD_BYTES;
+    writeId(buf, first, at + 4);
+    buf.writeUInt32BE(count, at + 12);
+    buf.writeUInt32BE(crc32(buf.subarray(at + 4, at + ACK_RECORD_BYTES)), at);
+  });
+  return buf;
+}
+
+/** An ack file header. */
+export function encodeAckHeader(): Buffer {
+  const buf = Buffer.alloc(ACK_HEADER_BYTES);
+  buf.writeUInt32BE(ACK_MAGIC, 0);
+  buf.writeUInt16BE(FORMAT_VERSION, 4);
+  return buf;
+}
+
+/**
+ * The acked id runs of an ack file, merged and sorted as [first, end) pairs; how many records failed
+ * their CRC (or the header its magic), skipped — a lost ack resends an entry, it never loses one; and the
+ * bytes of a partial record or header at the end (a write the crash cut short).
+ */
+export function decodeAcks(buf: Buffer): { runs: [number, number][]; damaged: number; tornBytes: number } {
+  if (buf.length < ACK_HEADER_BYTES) return { runs: [], damaged: 0, tornBytes: buf.length };
+  const raw: [number, number][] = [];
+  let damaged = buf.readUInt32BE(0) === ACK_MAGIC ? 0 : 1;
+  const whole =
+    ACK_HEADER_BYTES + Math.floor((buf.length - ACK_HEADER_BYTES) / ACK_RECORD_BYTES) * ACK_RECORD_BYTES;
+  for (let at = ACK_HEADER_BYTES; at < whole; at += ACK_RECORD_BYTES) {
+    if (crc32(buf.subarray(at + 4, at + ACK_RECORD_BYTES)) !== buf.readUInt32BE(at)) {
+      damaged++;
+      continue;
+    }
+    const first = readId(buf, at + 4);
+    raw.push([first, first + buf.readUInt32BE(at + 12)]);
+  }
+  raw.sort((a, b) => a[0] - b[0]);
+  const runs: [number, number][] = [];
+  for (const run of raw) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && run[0] <= last[1]) last[1] = Math.max(last[1], run[1]);
+    else runs.push([...run]);
+  }
+  return { runs, damaged, tornBytes: buf.length - whole };
+}
+
+/** Whether `id` lies in one of the sorted [first, end) runs. */
+export function inRuns(runs: readonly (readonly [number, number])[], id: number): boolean {
+  let lo = 0;
+  let hi = runs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const [first, end] = runs[mid];
+    if (id < first) hi = mid - 1;
+    else if (id >= end) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+/** A segment's file name: its first id, zero-padded so names sort like ids. */
+export function segmentName(firstId: number): string {
+  return `seg-${String(firstId).padStart(16, '0')}.log`;
+}
+
+/** The ack file that belongs to a segment. */
+export function ackName(segment: string): string {
+  return segment.replace(/\.log$/, '.ack');
+}
+
+/** The first id named by a segment file name, or undefined for any other file. */
+export function parseSegmentName(name: string): number | undefined {
+  const match = /^seg-(\d{16})\.log$/.exec(name);
+  return match === null ? undefined : Number(match[1]);
+}
