@@ -17,14 +17,16 @@ export {
   MAX_BATCH_RECORDS,
   DEFAULT_AGGREGATE_BYTES,
   resolveOptions,
-  type AggregatedPutRecordsEmission,
   type AggregationOptions,
-  type EmissionOf,
-  type KinesisEmission,
-  type PutRecordsEmission,
   type ResolvedOptions,
   type ToKinesisOptions,
 } from './options.js';
+export type {
+  AggregatedPutRecordsEmission,
+  EmissionOf,
+  KinesisEmission,
+  PutRecordsEmission,
+} from './pipeline/emissions.js';
 export { KinesisSinkError, isRetryableRequestError, type KinesisSinkErrorCode } from './errors.js';
 export {
   DEFAULT_MAX_RECORD_BYTES,
