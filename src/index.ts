@@ -11,7 +11,8 @@
  */
 export { toKinesis } from './to-kinesis.js';
 export { putAll } from './put-all.js';
-export { KinesisProducer, type ProducerStats } from './pipeline/producer.js';
+export { KinesisProducer } from './pipeline/producer.js';
+export type { ProducerStats } from './pipeline/stats.js';
 export {
   MAX_BATCH_BYTES,
   MAX_BATCH_RECORDS,
@@ -41,19 +42,10 @@ export {
   type RecordLimits,
 } from './kinesis/records.js';
 export { hashKeyOf } from './kinesis/hash-key.js';
-export { AGGREGATION_MAGIC } from './pipeline/aggregation.js';
-export {
-  KinesisMetrics,
-  OTHER_ERROR_CODE,
-  rates,
-  type KinesisMetricsOptions,
-  type MeterLike,
-  type MetricsRates,
-  type MetricsSnapshot,
-  type ShardMetrics,
-  type StreamMetrics,
-  type StreamRates,
-  type Summary,
-} from './observe/metrics.js';
+export { AGGREGATION_MAGIC } from './kinesis/aggregate-format.js';
+export { KinesisMetrics, type KinesisMetricsOptions, type MeterLike } from './observe/metrics.js';
+export { OTHER_ERROR_CODE } from './observe/counters.js';
+export { rates, type MetricsRates, type StreamRates } from './observe/rates.js';
+export type { MetricsSnapshot, ShardMetrics, StreamMetrics, Summary } from './observe/snapshot.js';
 export { listOpenShards, ShardMap, type ShardRange, type StreamRef } from './kinesis/shard-map.js';
 export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './limits/cluster-limiter.js';

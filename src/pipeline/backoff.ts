@@ -85,3 +85,28 @@ export class Backoff<T> {
     return all;
   }
 }
+
+/** The retry settings as the pipeline's options name them. */
+export interface RetryOptions {
+  maxAttempts: number;
+  recordTtlMs: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+}
+
+/**
+ * The policy from the options' names for it.
+ *
+ * @example
+ * ```ts
+ * const policy = retryPolicyOf(resolveOptions({ client, streamName: 'sensors' })); // 10 attempts, 60 s
+ * ```
+ */
+export function retryPolicyOf(o: RetryOptions): RetryPolicy {
+  return {
+    maxAttempts: o.maxAttempts,
+    ttlMs: o.recordTtlMs,
+    baseDelayMs: o.retryBaseDelayMs,
+    maxDelayMs: o.retryMaxDelayMs,
+  };
+}

@@ -1,22 +1,17 @@
 import { KinesisSinkError, type KinesisSinkErrorCode } from '../errors.js';
 import { InvalidRecordError, type KinesisRecordInput } from '../kinesis/records.js';
 import { streamFields } from '../kinesis/shard-map.js';
-import { ShardLimiters } from '../limits/shard-limiter.js';
+import { ShardLimiters, shardLimiterOptionsOf } from '../limits/shard-limiter.js';
 import { resolveOptions, type ResolvedOptions, type ToKinesisOptions } from '../options.js';
+import { Admission } from './admission.js';
 import { BatchCollector } from './batch-collector.js';
 import type { EmissionOf } from './emissions.js';
 import { KeyOrder } from './key-order.js';
-import { LiveRecords } from './live-records.js';
-import { admitItem, type PendingRecord } from './pending.js';
 import { Retrier } from './retrier.js';
 import { Router } from './router.js';
 import { Sender } from './sender.js';
 import { ShardLanes } from './shard-lanes.js';
 import type { ProducerStats } from './stats.js';
-
-export type { ProducerStats } from './stats.js';
-
-type State = 'open' | 'ending' | 'failing' | 'done' | 'closed';
 
 /**
  * The pipeline behind `toKinesis()`, for callers that push: `put()` resolves once the item is buffered and
@@ -27,18 +22,17 @@ type State = 'open' | 'ending' | 'failing' | 'done' | 'closed';
  * teardown); every decision lives in a stage, and each edge is one call named after the next stage:
  *
  * ```text
- *  put/offer ─► admitItem (records.ts: validate) ─► live (LiveRecords: buffer, back-pressure)
- *     └─► order.admit (KeyOrder, `ordering: 'per-key'` only) ─► router.route (Router: shard map)
- *            ─► lanes.push (ShardLanes: per-shard queue ─► limiters.admit ─► packChunk when aggregating)
- *            ─► collector.add (BatchCollector: ≤ 500 records / 5 MiB / lingerMs)
- *            ─► sender.enqueue (Sender: PutRecords, ≤ maxInFlightRequests)
- *            ─► retrier.onResponse / onRequestError (Retrier: classify each entry)
- *                  ├─► limiters.throttled / refund   (feedback: a throttle charges, InternalFailure refunds)
- *                  ├─► emit                          (one emission per response)
- *                  ├─► settle ─► live.delete, order.release (the key's next record)
- *                  ├─► backoff ─► router.route       (retries, after jittered backoff)
- *                  └─► router.holdForRefresh / refresh (misplaced aggregates, stale map)
- *  router refresh ─► lanes.retire (closed shards: records routed again, their limiters dropped)
+ *  put/offer ─► admission.offer (Admission: validate, buffer, back-pressure)
+ *    ─► order.admit (KeyOrder, per-key only) ─► router.route (Router: shard map, its refresh, records waiting)
+ *    ─► lanes.push (ShardLanes: a queue per shard ─► limiters.admit ─► packChunk when aggregating)
+ *    ─► collector.add (BatchCollector: requests) ─► sender.enqueue (Sender: PutRecords in flight)
+ *    ─► retrier.onResponse / onRequestError (Retrier: decides each entry's outcome)
+ *         ├─► limiters.throttled / refund (a throttle charges the shard's tokens, InternalFailure refunds)
+ *         ├─► emit (one emission per response)
+ *         ├─► settle: admission.settle ─► order.release (the key's next record goes)
+ *         ├─► backoff ─► router.route (retries, after jittered backoff)
+ *         └─► router.holdForRefresh / refresh (misplaced aggregates, stale map)
+ *  router, map refreshed ─► lanes.retire (closed shards: records routed again, their limiters dropped)
  * ```
  *
  * @example
@@ -50,16 +44,12 @@ type State = 'open' | 'ending' | 'failing' | 'done' | 'closed';
  */
 export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> {
   private readonly options: ResolvedOptions<T>;
-  private readonly live = new LiveRecords<T>();
-  private state: State = 'open';
+  private readonly admission: Admission<T>;
+  private state: 'open' | 'ending' | 'failing' | 'done' | 'closed' = 'open';
   private failure: { code: KinesisSinkErrorCode; message: string; cause: unknown } | undefined;
-  private spaceWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly finished: Promise<void>;
   private settleFinished!: { resolve: () => void; reject: (e: unknown) => void };
-  /** Metrics go under the stream's name or ARN. */
-  private readonly streamLabel: string;
   private detachMetrics: (() => void) | undefined;
-
   private readonly limiters: ShardLimiters;
   private readonly sender: Sender<T>;
   private readonly collector: BatchCollector<T>;
@@ -76,35 +66,23 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     private readonly onFailed: () => void = () => {},
   ) {
     const o = (this.options = resolveOptions(options));
-    this.streamLabel = (o.streamName ?? o.streamARN)!;
+    const stream = (o.streamName ?? o.streamARN)!; // metrics count under the stream's name, else its ARN
     this.finished = new Promise((resolve, reject) => (this.settleFinished = { resolve, reject }));
     this.finished.catch(() => {}); // the caller observes it through end()
-    const fail = this.fail.bind(this);
+    this.admission = new Admission(o, stream);
 
     // Built from the last stage back, so each stage is given the next one already made. The one edge that
     // points back is the pipeline's loop: a response goes to the retrier, which routes retries again.
-    this.limiters = new ShardLimiters({
-      recordsPerSecond: o.shardRecordsPerSecond,
-      bytesPerSecond: o.shardBytesPerSecond,
-      burstMs: o.shardBurstMs,
-      adaptation: o.adaptiveRate ? undefined : false,
-      scheduler: o.scheduler,
-      shared: o.limiter,
-    });
+    this.limiters = new ShardLimiters(shardLimiterOptionsOf(o));
     const sender = (this.sender = new Sender<T>(
       o.client,
       streamFields(o),
       o.maxInFlightRequests,
       () => o.scheduler.now(),
       {
-        response: (batch, request, response, ms) => {
-          this.retrier.onResponse(batch, request, response, ms);
-          this.checkFinished();
-        },
-        requestError: (batch, error, ms) => {
-          this.retrier.onRequestError(batch, error, ms);
-          this.checkFinished();
-        },
+        response: (batch, request, response, ms) => this.retrier.onResponse(batch, request, response, ms),
+        requestError: (batch, error, ms) => this.retrier.onRequestError(batch, error, ms),
+        // Called right after any outcome that leaves nothing in flight: the last record may have settled.
         idle: () => this.checkFinished(),
       },
     ));
@@ -119,40 +97,21 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
       () => this.flushAtEnd(true),
       o.aggregation,
     );
-    const router = (this.router = new Router<T>(
-      {
-        client: o.client,
-        streamName: o.streamName,
-        streamARN: o.streamARN,
-        scheduler: o.scheduler,
-        onFailed: fail,
-        onRouted: () => this.flushAtEnd(false),
-      },
-      this.lanes,
-    ));
+    const router = (this.router = new Router<T>(o, this.lanes, {
+      onFailed: (code, message, cause) => this.fail(code, message, cause),
+      onRouted: () => this.flushAtEnd(false),
+    }));
     if (o.ordering === 'per-key') this.order = new KeyOrder<T>((record) => router.route(record));
-    this.retrier = new Retrier<T>({
-      policy: {
-        maxAttempts: o.maxAttempts,
-        ttlMs: o.recordTtlMs,
-        baseDelayMs: o.retryBaseDelayMs,
-        maxDelayMs: o.retryMaxDelayMs,
-      },
-      scheduler: o.scheduler,
-      random: o.random,
-      aggregated: o.aggregation !== undefined,
+    this.retrier = new Retrier<T>(o, {
       limiters: this.limiters,
       router,
-      metrics: o.metrics,
-      stream: this.streamLabel,
-      settle: (record) => this.settle(record),
+      stream,
+      // A final record leaves the buffer (waking waiting puts) and lets its key's next record through.
+      settle: (record) => this.admission.settle(record) && this.order?.release(record),
       emit: (emission) => this.onEmission(emission as EmissionOf<T, A>),
-      fail,
+      fail: (code, message, cause) => this.fail(code, message, cause),
     });
-    this.detachMetrics = o.metrics?.attach(this.streamLabel, () => ({
-      pending: this.live.size,
-      pendingBytes: this.live.bytes,
-    }));
+    this.detachMetrics = this.admission.attachMetrics();
   }
 
   /** False once the pipeline failed or ended: stop feeding it. */
@@ -162,9 +121,10 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
 
   /** What the producer holds right now. */
   get stats(): ProducerStats {
+    const { live } = this.admission;
     return {
-      buffered: this.live.size,
-      bufferedBytes: this.live.bytes,
+      buffered: live.size,
+      bufferedBytes: live.bytes,
       queued: this.lanes.size,
       collecting: this.collector.size,
       retrying: this.retrier.size,
@@ -185,12 +145,8 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     if (this.state !== 'open' && this.state !== 'failing') {
       throw new Error(`KinesisProducer: cannot put once ${this.state === 'ending' ? 'ending' : 'ended'}`);
     }
-    const { options: o } = this;
-    const pending = admitItem(item, o, o.metrics ? o.scheduler.now() : 0);
-    if (pending instanceof InvalidRecordError) return pending;
-    if (this.state === 'open' && this.full(pending.record.bytes)) return 'full';
-    this.live.add(pending);
-    o.metrics?.received(this.streamLabel, 1);
+    const pending = this.admission.offer(item, this.state === 'open');
+    if (pending === 'full' || pending instanceof InvalidRecordError) return pending;
     if (this.order) this.order.admit(pending);
     else this.router.route(pending);
     return 'accepted';
@@ -205,11 +161,10 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     for (;;) {
       const outcome = this.offer(item);
       if (outcome === 'accepted') return;
-      if (outcome instanceof InvalidRecordError) {
-        if (this.options.onInvalidRecord) return this.options.onInvalidRecord(outcome);
-        throw outcome;
-      }
-      await new Promise<void>((resolve, reject) => this.spaceWaiters.push({ resolve, reject }));
+      const onInvalid = this.options.onInvalidRecord;
+      if (outcome instanceof InvalidRecordError)
+        return onInvalid ? onInvalid(outcome) : Promise.reject(outcome);
+      await this.admission.room();
     }
   }
 
@@ -234,16 +189,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     this.shutdown();
     this.sender.cancel();
     this.router.cancel();
-    this.rejectWaiters(new Error('KinesisProducer destroyed'));
-  }
-
-  /** Whether another record of `bytes` would overrun `maxBufferedRecords`/`maxBufferedBytes`. */
-  private full(bytes: number): boolean {
-    const { live, options } = this;
-    return (
-      live.size >= options.maxBufferedRecords ||
-      (live.size > 0 && live.bytes + bytes > options.maxBufferedBytes)
-    );
+    this.admission.rejectWaiters(new Error('KinesisProducer destroyed'));
   }
 
   /**
@@ -268,20 +214,6 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     this.detachMetrics = undefined;
   }
 
-  /** A record is final: it leaves the buffer, its key's next record goes, and waiting puts may go on. */
-  private settle(record: PendingRecord<T>): void {
-    if (!this.live.delete(record)) return;
-    if (this.options.metrics && record.firstSentAt !== undefined) {
-      this.options.metrics.buffered(this.streamLabel, record.shardId, record.firstSentAt - record.acceptedAt);
-    }
-    this.order?.release(record);
-    if (this.spaceWaiters.length > 0 && !this.full(0)) {
-      const waiters = this.spaceWaiters;
-      this.spaceWaiters = [];
-      for (const w of waiters) w.resolve();
-    }
-  }
-
   /**
    * Stops taking and retrying records; once requests in flight have answered, the pipeline ends with a
    * `KinesisSinkError` holding every item not delivered.
@@ -294,27 +226,19 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     this.collector.drain();
     this.sender.drain();
     this.shutdown();
-    this.rejectWaiters(new KinesisSinkError(code, message, [], { cause }));
+    this.admission.rejectWaiters(new KinesisSinkError(code, message, [], { cause }));
     this.checkFinished();
   }
 
-  private rejectWaiters(error: unknown): void {
-    const waiters = this.spaceWaiters;
-    this.spaceWaiters = [];
-    for (const w of waiters) w.reject(error);
-  }
-
   private checkFinished(): void {
-    if (this.state === 'ending' && this.live.size === 0) {
+    if (this.state === 'ending' && this.admission.live.size === 0) {
       this.state = 'done';
       this.shutdown();
       this.settleFinished.resolve();
     } else if (this.state === 'failing' && !this.sender.busy) {
       this.state = 'done';
       const { code, message, cause } = this.failure!;
-      const unsent = this.live.clear();
-      for (let i = 0; i < unsent.length; i++)
-        this.options.metrics?.userRecordFailed(this.streamLabel, undefined, code);
+      const unsent = this.admission.unsent(code);
       this.detachMetrics?.();
       this.detachMetrics = undefined;
       this.settleFinished.reject(

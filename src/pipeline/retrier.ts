@@ -2,9 +2,9 @@ import type { PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis'
 import type { SchedulerLike } from 'rxjs';
 import { describeError, isRetryableRequestError, type KinesisSinkErrorCode } from '../errors.js';
 import type { ShardLimiters } from '../limits/shard-limiter.js';
-import type { MetricsRecorder } from '../observe/metrics.js';
+import type { MetricsRecorder } from '../observe/recorder.js';
 import { Aggregate, membersOf, userRecordCount, type Outgoing } from './aggregation.js';
-import { Backoff, type RetryPolicy } from './backoff.js';
+import { Backoff, retryPolicyOf, type RetryOptions } from './backoff.js';
 import { buildEmission, type KinesisEmission } from './emissions.js';
 import type { PendingRecord } from './pending.js';
 import type { Router } from './router.js';
@@ -22,20 +22,24 @@ function errorName(error: unknown): string {
   return typeof name === 'string' && name.length > 0 ? name : 'UnknownError';
 }
 
-/** What the retry stage is wired to. */
-export interface RetrierOptions<T> {
-  policy: RetryPolicy;
+/** The retry stage's settings, named as in the pipeline's options (its resolved options fit). */
+export interface RetrierOptions extends RetryOptions {
   scheduler: SchedulerLike;
   /** Random source in [0, 1) for the backoff's jitter. */
   random: () => number;
-  /** Whether batches hold aggregates (emissions then list each aggregate's items). */
-  aggregated: boolean;
+  /** Set when batches hold aggregates (emissions then list each aggregate's items). */
+  aggregation: object | undefined;
+  /** Counts outcomes (undefined: nothing is counted). */
+  metrics: MetricsRecorder | undefined;
+}
+
+/** What the retry stage is wired to. */
+export interface RetrierStages<T> {
   /** Fed back what each shard did: throttles charge its buckets again, InternalFailures refund them. */
   limiters: Pick<ShardLimiters, 'throttled' | 'refund'>;
   /** Where retries go after their backoff, and misplaced records after a map refresh. */
   router: Pick<Router<T>, 'route' | 'knows' | 'holdForRefresh' | 'refresh'>;
-  /** Counts outcomes, under `stream` (undefined: nothing is counted). */
-  metrics: MetricsRecorder | undefined;
+  /** The stream's name (or ARN) for metrics. */
   stream: string;
   /** A user record is final (delivered, or failed for good). */
   settle: (record: PendingRecord<T>) => void;
@@ -55,8 +59,8 @@ export interface RetrierOptions<T> {
  *
  * @example
  * ```ts
- * const retrier = new Retrier({ policy, scheduler, random: Math.random, aggregated: false, limiters, router,
- *   metrics: undefined, stream: 'sensors', settle, emit, fail });
+ * const retrier = new Retrier(resolveOptions({ client, streamName: 'sensors' }),
+ *   { limiters, router, stream: 'sensors', settle, emit, fail });
  * retrier.onResponse(batch, request, response, 42);
  * ```
  */
@@ -66,8 +70,17 @@ export class Retrier<T> {
   private failing = false;
   private closed = false;
 
-  constructor(private readonly o: RetrierOptions<T>) {
-    this.backoff = new Backoff<T>(o.policy, o.scheduler, o.random, (record) => o.router.route(record));
+  private readonly aggregated: boolean;
+  private readonly metrics: MetricsRecorder | undefined;
+
+  constructor(
+    options: RetrierOptions,
+    private readonly o: RetrierStages<T>,
+  ) {
+    const { scheduler, random } = options;
+    this.backoff = new Backoff<T>(retryPolicyOf(options), scheduler, random, (r) => o.router.route(r));
+    this.aggregated = options.aggregation !== undefined;
+    this.metrics = options.metrics;
   }
 
   /** Records waiting for their backoff to end. */
@@ -90,7 +103,8 @@ export class Retrier<T> {
   /** A response: each entry decided, one emission, then the retries scheduled. */
   onResponse(batch: Outgoing<T>[], request: PutRecordsInput, response: PutRecordsOutput, ms: number): void {
     if (this.closed) return;
-    const { aggregated, limiters, router, metrics, stream } = this.o;
+    const { aggregated, metrics } = this;
+    const { limiters, router, stream } = this.o;
     metrics?.request(stream, ms, batch.length, userRecordCount(batch));
     const retrying: (boolean | boolean[])[] = new Array(batch.length);
     const again: PendingRecord<T>[] = [];
@@ -145,7 +159,8 @@ export class Retrier<T> {
   /** No response (after the SDK's own retries): the whole batch again, or the pipeline fails. */
   onRequestError(batch: Outgoing<T>[], error: unknown, ms: number): void {
     if (this.closed) return;
-    const { limiters, router, metrics, stream } = this.o;
+    const { metrics } = this;
+    const { limiters, router, stream } = this.o;
     if (metrics) {
       const userRecords = userRecordCount(batch);
       metrics.request(stream, ms, batch.length, userRecords);
@@ -184,7 +199,8 @@ export class Retrier<T> {
     again: PendingRecord<T>[],
     misplaced: PendingRecord<T>[],
   ): boolean {
-    const { metrics, stream } = this.o;
+    const { metrics } = this;
+    const { stream } = this.o;
     if (delivered && !wrongShard) {
       metrics?.userRecordPut(stream, record.shardId, record.attempts, record.record.bytes);
       this.o.settle(record);

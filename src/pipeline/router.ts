@@ -9,16 +9,18 @@ import type { ShardLanes } from './shard-lanes.js';
 export const MAP_REFRESH_MIN_INTERVAL_MS = 1000;
 export const MAP_REFRESH_MAX_INTERVAL_MS = 30_000;
 
-/** What the router needs from outside: where the stream is, and whom to tell. */
+/** Where the stream is (the pipeline's resolved options fit). */
 export interface RouterOptions extends StreamRef {
   client: KinesisClient;
   scheduler: SchedulerLike;
+}
+
+/** Whom the router tells. */
+export interface RouterHooks {
   /** The map could not be loaded, or a refresh failed for good while records waited for it. */
   onFailed: (code: KinesisSinkErrorCode, message: string, cause: unknown) => void;
   /** Every record that waited for the map (its first load, or a refresh) has been routed. */
   onRouted: () => void;
-  /** Loads the map (specs pass a fake). Default: `ShardMap.load` with ListShards. */
-  loadMap?: (abortSignal: AbortSignal) => Promise<ShardMap>;
 }
 
 /**
@@ -30,7 +32,7 @@ export interface RouterOptions extends StreamRef {
  *
  * @example
  * ```ts
- * const router = new Router({ client, streamName: 'sensors', scheduler, onFailed, onRouted }, lanes);
+ * const router = new Router({ client, streamName: 'sensors', scheduler }, lanes, { onFailed, onRouted });
  * router.route(record); // to its shard's lane now, or once the map is there
  * ```
  */
@@ -47,6 +49,7 @@ export class Router<T> {
   constructor(
     private readonly options: RouterOptions,
     private readonly lanes: ShardLanes<T>,
+    private readonly hooks: RouterHooks,
   ) {
     void this.load();
   }
@@ -111,7 +114,7 @@ export class Router<T> {
       (error) => {
         this.refreshing = false;
         if (!isRetryableRequestError(error) && this.waiting.length > 0) {
-          this.options.onFailed(
+          this.hooks.onFailed(
             'SHARD_MAP_FAILED',
             `could not refresh the shard map: ${describeError(error)}`,
             error,
@@ -138,13 +141,15 @@ export class Router<T> {
   }
 
   private async load(): Promise<void> {
-    const { client, onFailed, loadMap } = this.options;
+    const { client, streamName, streamARN } = this.options;
     try {
-      this.map = await (loadMap
-        ? loadMap(this.abort.signal)
-        : ShardMap.load(client, this.options, { abortSignal: this.abort.signal }));
+      this.map = await ShardMap.load(client, { streamName, streamARN }, { abortSignal: this.abort.signal });
     } catch (error) {
-      onFailed('SHARD_MAP_FAILED', `could not list the stream's shards: ${describeError(error)}`, error);
+      this.hooks.onFailed(
+        'SHARD_MAP_FAILED',
+        `could not list the stream's shards: ${describeError(error)}`,
+        error,
+      );
       return;
     }
     this.lastRefresh = this.options.scheduler.now();
@@ -155,7 +160,7 @@ export class Router<T> {
     const waiting = this.waiting;
     this.waiting = [];
     for (const record of waiting) this.route(record);
-    this.options.onRouted();
+    this.hooks.onRouted();
   }
 
   /** Closed shards' lanes hand their records back for routing on the new map (ShardLanes drops their limiters). */
