@@ -15,16 +15,10 @@ import {
   type MetricData,
 } from '@opentelemetry/sdk-metrics';
 import { map, pairwise, VirtualAction, VirtualTimeScheduler, type Subscription } from 'rxjs';
-import {
-  KinesisMetrics,
-  OTHER_ERROR_CODE,
-  rates,
-  type MeterLike,
-  type MetricsSnapshot,
-  type ShardMetrics,
-  type StreamMetrics,
-  type Summary,
-} from '../src/observe/metrics.js';
+import { KinesisMetrics, type MeterLike } from '../src/observe/metrics.js';
+import { OTHER_ERROR_CODE } from '../src/observe/counters.js';
+import { rates } from '../src/observe/rates.js';
+import type { MetricsSnapshot, ShardMetrics, StreamMetrics, Summary } from '../src/observe/snapshot.js';
 
 const S = 'sensors';
 const S0 = 'shardId-000000000000';

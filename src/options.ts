@@ -9,7 +9,8 @@ import type { InvalidRecordError, KinesisRecordInput } from './kinesis/records.j
 import { checkMaxRecordBytes, DEFAULT_MAX_RECORD_BYTES } from './kinesis/records.js';
 import type { StreamRef } from './kinesis/shard-map.js';
 import type { AggregationLimits } from './pipeline/aggregation.js';
-import type { KinesisMetrics, MetricsRecorder } from './observe/metrics.js';
+import type { KinesisMetrics } from './observe/metrics.js';
+import type { MetricsRecorder } from './observe/recorder.js';
 
 /**
  * 5 MiB: the Kinesis limit on one PutRecords request (data + partition keys).
