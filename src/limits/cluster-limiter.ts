@@ -1,4 +1,11 @@
 import Bottleneck from 'bottleneck';
+import {
+  clearCapacityTimers,
+  clearHeartbeatWhenReady,
+  connectionReady,
+  redisConnections,
+  stopGroupCleanup,
+} from './bottleneck-internals.js';
 
 /** Redis-side refill granularity: the shared buckets gain 1/100 s of their rate at a time. */
 const REFILL_STEPS_PER_SECOND = 100;
@@ -142,17 +149,6 @@ export type ResolvedSharedLimiter = SharedLimiterOptions & {
   heartbeatInterval: number;
   timeout: number;
 };
-
-/** The Bottleneck internals a close or a loss needs (not in its typings). */
-interface ConnectionInternals {
-  client?: { on(event: string, listener: (...args: unknown[]) => void): unknown };
-  subscriber?: { on(event: string, listener: (...args: unknown[]) => void): unknown };
-}
-
-/** A Bottleneck limiter's store (not in its typings): its heartbeat and its pending-capacity timers. */
-interface LimiterInternals {
-  _store?: { heartbeat?: NodeJS.Timeout; capacityPriorityCounters?: Record<string, NodeJS.Timeout> };
-}
 
 /** The settings of one shared bucket dimension (records or bytes). */
 export interface SharedDimensionSettings {
@@ -351,16 +347,15 @@ export class SharedBuckets {
     this.connection = connection;
     const lose = (error: unknown) => this.lose(error);
     connection.on('error', lose);
-    const { client: main, subscriber } = connection as unknown as ConnectionInternals;
     // A connection that closes (the server went away) is lost even before ioredis reports an error.
-    for (const c of [main, subscriber]) c?.on('close', () => lose(new RedisClosedError()));
+    for (const c of redisConnections(connection)) c.on('close', () => lose(new RedisClosedError()));
     const base = `rx-kinesis:${options.id}`;
     const dimension = (name: string, settings: SharedDimensionSettings) =>
       settings.perSecond === Infinity
         ? undefined
         : new SharedDimension(connection, `${base}:${name}`, settings, options, lose);
     this.dims = { records: dimension('records', this.records), bytes: dimension('bytes', this.bytes) };
-    (connection as unknown as { ready: Promise<unknown> }).ready.then(() => {
+    connectionReady(connection).then(() => {
       if (this.state === 'connecting') this.state = 'ready';
     }, lose);
   }
@@ -420,18 +415,11 @@ export class SharedBuckets {
     // Never waits for the connection to come up: an unreachable Redis must not keep the close (or Node) open.
     const limiters = [this.dims?.records, this.dims?.bytes].flatMap((d) => {
       if (!d) return [];
-      // The groups' idle-cleanup intervals have no public stop; a closed pipeline must leave no timer.
-      clearInterval((d.group as unknown as { interval?: NodeJS.Timeout }).interval);
+      stopGroupCleanup(d.group); // a closed pipeline must leave no timer
+
       return d.group.limiters().map((l) => l.limiter);
     });
-    for (const limiter of limiters) {
-      // A limiter still registering sets its heartbeat after the connection's disconnect cleared the others.
-      const store = (limiter as unknown as LimiterInternals)._store;
-      limiter.ready().then(
-        () => clearInterval(store?.heartbeat),
-        () => {},
-      );
-    }
+    for (const limiter of limiters) clearHeartbeatWhenReady(limiter);
     const stopped = Promise.all(limiters.map((l) => l.stop({ dropWaitingJobs: true }).catch(() => {})));
     const connection = this.connection;
     if (connection && clean) {
@@ -444,15 +432,8 @@ export class SharedBuckets {
       await connection.disconnect(false).catch(() => {});
     }
     await stopped;
-    // Bottleneck arms a 1 s timer per capacity message handed to another process, to blacklist it if it
-    // stays silent; with the subscriber gone no answer can come, and the timers would hold Node for 1 s.
-    for (const limiter of limiters) {
-      const counters = (limiter as unknown as LimiterInternals)._store?.capacityPriorityCounters ?? {};
-      for (const key of Object.keys(counters)) {
-        clearTimeout(counters[key]);
-        delete counters[key];
-      }
-    }
+    // With the subscriber gone, capacity messages get no answer: their timers would hold Node for 1 s.
+    for (const limiter of limiters) clearCapacityTimers(limiter);
   }
 }
 
