@@ -48,4 +48,4 @@ export { OTHER_ERROR_CODE } from './observe/counters.js';
 export { rates, type MetricsRates, type StreamRates } from './observe/rates.js';
 export type { MetricsSnapshot, ShardMetrics, StreamMetrics, Summary } from './observe/snapshot.js';
 export { listOpenShards, ShardMap, type ShardRange, type StreamRef } from './kinesis/shard-map.js';
-export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './limits/cluster-limiter.js';
+export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './limits/shared-options.js';

@@ -4,7 +4,7 @@ import {
   resolveLimiterOptions,
   type LimiterOptions,
   type ResolvedSharedLimiter,
-} from './limits/cluster-limiter.js';
+} from './limits/shared-options.js';
 import type { InvalidRecordError, KinesisRecordInput } from './kinesis/records.js';
 import { checkMaxRecordBytes, DEFAULT_MAX_RECORD_BYTES } from './kinesis/records.js';
 import type { StreamRef } from './kinesis/shard-map.js';
@@ -117,7 +117,7 @@ export interface ToKinesisOptions<T = KinesisRecordInput, A extends boolean = fa
   /**
    * Where the per-shard buckets live. Default `{ datastore: 'local' }`: in this process, which assumes it
    * writes alone. `{ datastore: 'ioredis', clientOptions: { host, port } }` (or `client: yourIORedis`): in
-   * Redis, shared by every process writing to the stream, so a fleet stays within each shard's quota
+   * Redis, shared by every process writing to the stream, so together they stay within each shard's quota
    * (needs the optional peer `ioredis`). See README, "Sharing shard quotas across a fleet".
    */
   limiter?: LimiterOptions;

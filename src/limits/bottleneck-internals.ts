@@ -1,7 +1,7 @@
 /**
  * Every use of Bottleneck's private fields, in one place. Bottleneck (2.19) gives no public way to stop a
- * Group's idle-cleanup interval, to listen on its Redis connections, or to clear the timers a clustered
- * limiter arms; without these a closed pipeline leaves timers that hold Node for up to 5 s (measured in
+ * Group's idle-cleanup interval, to listen on its Redis connections, or to clear the timers a Redis-backed
+ * (shared) limiter arms; without these a closed pipeline leaves timers that hold Node for up to 5 s (measured in
  * spec/lifecycle.spec.ts and spec/cluster.spec.ts). Should Bottleneck rename a field, only this file changes,
  * and each helper degrades to doing nothing.
  */
@@ -30,7 +30,7 @@ export function connectionReady(connection: Bottleneck.IORedisConnection): Promi
   return (connection as unknown as { ready: Promise<unknown> }).ready;
 }
 
-/** A clustered limiter's store (not in the typings): its heartbeat and its pending-capacity timers. */
+/** A shared (Redis-backed) limiter's store (not in the typings): its heartbeat and its pending-capacity timers. */
 function storeOf(limiter: Bottleneck) {
   return (
     limiter as unknown as {
@@ -40,7 +40,7 @@ function storeOf(limiter: Bottleneck) {
 }
 
 /**
- * Clears a clustered limiter's heartbeat once it is registered: a limiter still registering sets it after
+ * Clears a shared limiter's heartbeat once it is registered: a limiter still registering sets it after
  * the connection's disconnect cleared the others.
  */
 export function clearHeartbeatWhenReady(limiter: Bottleneck): void {

@@ -1,7 +1,8 @@
 import Bottleneck from 'bottleneck';
 import { stopGroupCleanup } from './bottleneck-internals.js';
 import type { SchedulerLike, Subscription } from 'rxjs';
-import { SharedBuckets, type ResolvedSharedLimiter } from './cluster-limiter.js';
+import { SharedBuckets } from './shared-buckets.js';
+import type { ResolvedSharedLimiter } from './shared-options.js';
 import { DEFAULT_RATE_ADAPTATION, TokenBucket, type RateAdaptation } from './token-bucket.js';
 
 export { DEFAULT_RATE_ADAPTATION, TokenBucket, type RateAdaptation } from './token-bucket.js';
@@ -161,7 +162,7 @@ export interface ShardLimiterOptions {
   adaptation?: RateAdaptation | false;
   scheduler: SchedulerLike;
   /**
-   * Keep the buckets in Redis, shared by every process with the same id (Bottleneck clustering). The local
+   * Keep the buckets in Redis, shared by every process with the same id (the shared buckets). The local
    * buckets (and their adaptation) take over if Redis is lost.
    */
   shared?: ResolvedSharedLimiter;
@@ -209,7 +210,7 @@ export class ShardLimiters {
   private readonly records: Dimension;
   private readonly bytes: Dimension;
   private readonly timers = new Set<Subscription>();
-  /** The fleet's buckets in Redis, when shared; the local ones stand by in case Redis is lost. */
+  /** The shared buckets in Redis, when configured; the local ones stand by in case Redis is lost. */
   private readonly shared: SharedBuckets | undefined;
 
   constructor(options: ShardLimiterOptions) {
@@ -254,8 +255,8 @@ export class ShardLimiters {
    * shard down (AIMD), leaving other shards as they are.
    */
   throttled(shardId: string, records: number, bytes: number): void {
-    // Shared: the charge holds back the whole fleet's writes to the shard (no per-process AIMD: the fleet
-    // already splits one budget, and a process that slowed down would only leave its share to the others).
+    // Shared: the charge holds back every process's writes to the shard (no per-process AIMD: the processes
+    // already split one budget, and a process that slowed down would only leave its share to the others).
     if (this.shared?.adjust(shardId, -records, -bytes)) return;
     this.records.throttled(shardId, records);
     this.bytes.throttled(shardId, bytes);
