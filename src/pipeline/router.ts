@@ -48,7 +48,7 @@ export class Router<T> {
 
   constructor(
     private readonly options: RouterOptions,
-    private readonly lanes: ShardLanes<T>,
+    private readonly lanes: Pick<ShardLanes<T>, 'push' | 'shardIds' | 'retire'>,
     private readonly hooks: RouterHooks,
   ) {
     void this.load();
