@@ -9,12 +9,12 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { asyncScheduler, from, lastValueFrom, toArray } from 'rxjs';
+import { refillSettings } from '../src/limits/shared-buckets.js';
 import {
-  refillSettings,
   resolveLimiterOptions,
   type LimiterOptions,
   type ResolvedSharedLimiter,
-} from '../src/limits/cluster-limiter.js';
+} from '../src/limits/shared-options.js';
 import { resolveOptions, toKinesis, type KinesisRecordInput, type PutRecordsEmission } from '../src/index.js';
 import { ShardLimiters } from '../src/limits/shard-limiter.js';
 import { startEmulator, type KinesisEmulator } from '../src/testing/index.js';

@@ -5,12 +5,9 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import {
-  KinesisMetrics,
-  OTHER_ERROR_CODE,
-  type ShardMetrics,
-  type StreamMetrics,
-} from '../src/observe/metrics.js';
+import { KinesisMetrics } from '../src/observe/metrics.js';
+import { OTHER_ERROR_CODE } from '../src/observe/counters.js';
+import type { ShardMetrics, StreamMetrics } from '../src/observe/snapshot.js';
 import { S, S0, S1, scripted, summary, THROTTLED } from './support/metrics-kit.js';
 
 describe('KinesisMetrics', () => {

@@ -13,7 +13,9 @@ import {
   type MetricData,
 } from '@opentelemetry/sdk-metrics';
 import { map, pairwise, VirtualAction, VirtualTimeScheduler, type Subscription } from 'rxjs';
-import { KinesisMetrics, rates, type MeterLike, type MetricsSnapshot } from '../src/observe/metrics.js';
+import { KinesisMetrics, type MeterLike } from '../src/observe/metrics.js';
+import { rates } from '../src/observe/rates.js';
+import type { MetricsSnapshot } from '../src/observe/snapshot.js';
 import { S, S0, S1, scripted, THROTTLED } from './support/metrics-kit.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -11,20 +11,23 @@
  */
 export { toKinesis } from './to-kinesis.js';
 export { putAll } from './put-all.js';
-export { KinesisProducer, type ProducerStats } from './pipeline/producer.js';
+export { KinesisProducer } from './pipeline/producer.js';
+export type { ProducerStats } from './pipeline/stats.js';
 export {
   MAX_BATCH_BYTES,
   MAX_BATCH_RECORDS,
   DEFAULT_AGGREGATE_BYTES,
   resolveOptions,
-  type AggregatedPutRecordsEmission,
   type AggregationOptions,
-  type EmissionOf,
-  type KinesisEmission,
-  type PutRecordsEmission,
   type ResolvedOptions,
   type ToKinesisOptions,
 } from './options.js';
+export type {
+  AggregatedPutRecordsEmission,
+  EmissionOf,
+  KinesisEmission,
+  PutRecordsEmission,
+} from './pipeline/emissions.js';
 export { KinesisSinkError, isRetryableRequestError, type KinesisSinkErrorCode } from './errors.js';
 export {
   DEFAULT_MAX_RECORD_BYTES,
@@ -39,19 +42,10 @@ export {
   type RecordLimits,
 } from './kinesis/records.js';
 export { hashKeyOf } from './kinesis/hash-key.js';
-export { AGGREGATION_MAGIC } from './pipeline/aggregation.js';
-export {
-  KinesisMetrics,
-  OTHER_ERROR_CODE,
-  rates,
-  type KinesisMetricsOptions,
-  type MeterLike,
-  type MetricsRates,
-  type MetricsSnapshot,
-  type ShardMetrics,
-  type StreamMetrics,
-  type StreamRates,
-  type Summary,
-} from './observe/metrics.js';
+export { AGGREGATION_MAGIC } from './kinesis/aggregate-format.js';
+export { KinesisMetrics, type KinesisMetricsOptions, type MeterLike } from './observe/metrics.js';
+export { OTHER_ERROR_CODE } from './observe/counters.js';
+export { rates, type MetricsRates, type StreamRates } from './observe/rates.js';
+export type { MetricsSnapshot, ShardMetrics, StreamMetrics, Summary } from './observe/snapshot.js';
 export { listOpenShards, ShardMap, type ShardRange, type StreamRef } from './kinesis/shard-map.js';
-export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './limits/cluster-limiter.js';
+export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './limits/shared-options.js';

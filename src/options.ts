@@ -1,15 +1,16 @@
-import type { KinesisClient, PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import {
   resolveLimiterOptions,
   type LimiterOptions,
   type ResolvedSharedLimiter,
-} from './limits/cluster-limiter.js';
+} from './limits/shared-options.js';
 import type { InvalidRecordError, KinesisRecordInput } from './kinesis/records.js';
 import { checkMaxRecordBytes, DEFAULT_MAX_RECORD_BYTES } from './kinesis/records.js';
 import type { StreamRef } from './kinesis/shard-map.js';
 import type { AggregationLimits } from './pipeline/aggregation.js';
-import type { KinesisMetrics, MetricsRecorder } from './observe/metrics.js';
+import type { KinesisMetrics } from './observe/metrics.js';
+import type { MetricsRecorder } from './observe/recorder.js';
 
 /**
  * 5 MiB: the Kinesis limit on one PutRecords request (data + partition keys).
@@ -32,89 +33,6 @@ export const PUSHED_SOURCE_BUFFER_BYTES = 64 * 1024 * 1024;
  * ```
  */
 export const MAX_BATCH_RECORDS = 500;
-
-/**
- * One value of `toKinesis()`: a PutRecords call that got a response, retries included. Everything lines up
- * by index: `items[i]` is the source item behind `request.Records[i]`, whose outcome is
- * `response.Records[i]`; `attempts[i]` counts its sends (1 on the first); `retrying[i]` is true where it
- * failed and will be sent again.
- *
- * An item is finally delivered where `response.Records[i].SequenceNumber` is set, and finally failed where
- * `ErrorCode` is set and `retrying[i]` is false.
- *
- * @example
- * ```ts
- * source$.pipe(toKinesis({ client, streamName: 'sensors' })).subscribe((e) => {
- *   e.response.Records?.forEach((r, i) => {
- *     if (r.ErrorCode && !e.retrying[i]) console.warn('gave up on', e.items[i], r.ErrorCode);
- *   });
- * });
- * ```
- */
-export interface PutRecordsEmission<T> {
-  /** Absent (or false): each `request.Records[i]` is one item. See {@link AggregatedPutRecordsEmission}. */
-  readonly aggregated?: false;
-  readonly request: PutRecordsInput;
-  readonly response: PutRecordsOutput;
-  readonly items: readonly T[];
-  readonly attempts: readonly number[];
-  readonly retrying: readonly boolean[];
-}
-
-/**
- * One value of `toKinesis()` when `aggregation` is enabled: `request.Records[i]` is a Kinesis record that
- * carries the items `items[i]` (in the order a KCL consumer reads them back; one item when it went as a
- * plain record), and its outcome `response.Records[i]` applies to all of them. `attempts[i][j]` counts
- * the sends of item `items[i][j]`; `retrying[i][j]` is true where it will be sent again — re-packed with
- * whatever is queued for its shard then, so its next aggregate may differ.
- *
- * An item is finally delivered where `response.Records[i].SequenceNumber` is set and `retrying[i][j]` is
- * false; finally failed where `ErrorCode` is set and `retrying[i][j]` is false. An aggregate that landed on
- * another shard than predicted (a reshard in between) has a SequenceNumber but its items are retrying:
- * some of their keys no longer belong to that shard, and a KCL consumer would drop them there (KPL
- * resends them too).
- *
- * @example
- * ```ts
- * source$.pipe(toKinesis({ client, streamName: 'clicks', aggregation: { enabled: true } })).subscribe((e) => {
- *   const sent = e.items.reduce((n, packed, i) => n + (e.response.Records?.[i].SequenceNumber ? packed.length : 0), 0);
- *   console.log(`${sent} items in ${e.items.length} Kinesis records`);
- * });
- * ```
- */
-export interface AggregatedPutRecordsEmission<T> {
-  readonly aggregated: true;
-  readonly request: PutRecordsInput;
-  readonly response: PutRecordsOutput;
-  readonly items: readonly (readonly T[])[];
-  readonly attempts: readonly (readonly number[])[];
-  readonly retrying: readonly (readonly boolean[])[];
-}
-
-/**
- * What a pipeline emits: {@link PutRecordsEmission} by default, {@link AggregatedPutRecordsEmission} with
- * aggregation enabled; tell them apart by `aggregated`.
- *
- * @example
- * ```ts
- * const count = (e: KinesisEmission<Item>) => (e.aggregated ? e.items.flat().length : e.items.length);
- * ```
- */
-export type KinesisEmission<T> = PutRecordsEmission<T> | AggregatedPutRecordsEmission<T>;
-
-/**
- * The emission type for an `aggregation.enabled` of type `A`: inferred from the options you pass, so
- * `{ enabled: true }` gives {@link AggregatedPutRecordsEmission}, no aggregation gives
- * {@link PutRecordsEmission}, and a `boolean` known only at run time gives their union.
- *
- * @example
- * ```ts
- * type E = EmissionOf<Reading, true>; // AggregatedPutRecordsEmission<Reading>
- * ```
- */
-export type EmissionOf<T, A extends boolean> = A extends true
-  ? AggregatedPutRecordsEmission<T>
-  : PutRecordsEmission<T>;
 
 /**
  * KPL-format record aggregation: user records bound for the same shard are packed into one Kinesis record
@@ -203,14 +121,14 @@ export interface ToKinesisOptions<T = KinesisRecordInput, A extends boolean = fa
   /**
    * Where the per-shard buckets live. Default `{ datastore: 'local' }`: in this process, which assumes it
    * writes alone. `{ datastore: 'ioredis', clientOptions: { host, port } }` (or `client: yourIORedis`): in
-   * Redis, shared by every process writing to the stream, so a fleet stays within each shard's quota
+   * Redis, shared by every process writing to the stream, so together they stay within each shard's quota
    * (needs the optional peer `ioredis`). See README, "Sharing shard quotas across a fleet".
    */
   limiter?: LimiterOptions;
   /**
    * Pack small records of one shard into KPL-format aggregates (off by default): see
    * {@link AggregationOptions}. Limits, buckets and requests then count aggregates, not user records,
-   * and the pipeline emits {@link AggregatedPutRecordsEmission}s. (Annotating options with a type? Use
+   * and the pipeline emits `AggregatedPutRecordsEmission`s. (Annotating options with a type? Use
    * `ToKinesisOptions<Item, true>` for aggregated ones.)
    */
   aggregation?: AggregationOptions<A>;

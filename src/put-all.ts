@@ -1,6 +1,7 @@
 import { Observable } from 'rxjs';
 import { withUnsent } from './errors.js';
-import type { EmissionOf, ToKinesisOptions } from './options.js';
+import type { ToKinesisOptions } from './options.js';
+import type { EmissionOf } from './pipeline/emissions.js';
 import { KinesisProducer } from './pipeline/producer.js';
 import type { KinesisRecordInput } from './kinesis/records.js';
 

@@ -1,11 +1,7 @@
 import { Observable, Subject, takeUntil, type OperatorFunction } from 'rxjs';
 import { KinesisSinkError, withUnsent } from './errors.js';
-import {
-  PUSHED_SOURCE_BUFFER_BYTES,
-  resolveOptions,
-  type EmissionOf,
-  type ToKinesisOptions,
-} from './options.js';
+import { PUSHED_SOURCE_BUFFER_BYTES, resolveOptions, type ToKinesisOptions } from './options.js';
+import type { EmissionOf } from './pipeline/emissions.js';
 import { KinesisProducer } from './pipeline/producer.js';
 import { InvalidRecordError, type KinesisRecordInput } from './kinesis/records.js';
 

@@ -1,5 +1,6 @@
 /** Test support for the KinesisMetrics specs: names, and a scripted sequence of reports. */
-import { KinesisMetrics, type Summary } from '../../src/observe/metrics.js';
+import { KinesisMetrics } from '../../src/observe/metrics.js';
+import type { Summary } from '../../src/observe/snapshot.js';
 
 export const S = 'sensors';
 export const S0 = 'shardId-000000000000';

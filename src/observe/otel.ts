@@ -8,7 +8,7 @@
  * publishing adds no timer. Distributions (times, retries, records per request) are histograms recorded as
  * events happen; OpenTelemetry has no observable histogram.
  */
-import type { Counts, StreamState } from './metrics.js';
+import type { Counts, StreamCounters } from './counters.js';
 
 /** Attribute values rx-kinesis reports: stream names, shard ids and error codes only. */
 export type MetricAttributesLike = Record<string, string>;
@@ -117,7 +117,7 @@ export class OpenTelemetryPublisher {
 
   constructor(
     private readonly meter: MeterLike,
-    streams: () => Iterable<StreamState>,
+    streams: () => Iterable<StreamCounters>,
   ) {
     const histogram = (name: string, unit: string, description: string, buckets: number[]) =>
       meter.createHistogram(name, { unit, description, advice: { explicitBucketBoundaries: buckets } });

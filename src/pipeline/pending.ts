@@ -1,4 +1,11 @@
-import type { PreparedRecord } from '../kinesis/records.js';
+import { describeError } from '../errors.js';
+import {
+  InvalidRecordError,
+  prepareRecord,
+  type KinesisRecordInput,
+  type PreparedRecord,
+  type RecordLimits,
+} from '../kinesis/records.js';
 
 /** A source item on its way to Kinesis: accepted, not yet finally delivered or failed. */
 export interface PendingRecord<T> {
@@ -16,4 +23,42 @@ export interface PendingRecord<T> {
   live: boolean;
   prev: PendingRecord<T> | undefined;
   next: PendingRecord<T> | undefined;
+}
+
+/**
+ * Validates a source item into a pending record (not yet live), or the `InvalidRecordError` naming why not.
+ *
+ * @example
+ * ```ts
+ * const pending = admitItem(item, options, scheduler.now());
+ * if (pending instanceof InvalidRecordError) report(pending);
+ * ```
+ */
+export function admitItem<T>(
+  item: T,
+  options: RecordLimits & { toRecord: (item: T) => KinesisRecordInput },
+  acceptedAt: number,
+): PendingRecord<T> | InvalidRecordError<T> {
+  let record;
+  try {
+    record = prepareRecord(options.toRecord(item), options);
+  } catch (error) {
+    if (error instanceof InvalidRecordError) {
+      return new InvalidRecordError<T>(error.reason, error.message, item);
+    }
+    return new InvalidRecordError<T>('TO_RECORD_FAILED', `toRecord threw ${describeError(error)}`, item, {
+      cause: error,
+    });
+  }
+  return {
+    item,
+    record,
+    acceptedAt,
+    attempts: 0,
+    firstSentAt: undefined,
+    shardId: '',
+    live: false,
+    prev: undefined,
+    next: undefined,
+  };
 }

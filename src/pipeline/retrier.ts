@@ -1,86 +1,220 @@
-import type { SchedulerLike, Subscription } from 'rxjs';
+import type { PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
+import type { SchedulerLike } from 'rxjs';
+import { describeError, isRetryableRequestError, type KinesisSinkErrorCode } from '../errors.js';
+import type { ShardLimiters } from '../limits/shard-limiter.js';
+import type { MetricsRecorder } from '../observe/recorder.js';
+import { Aggregate, membersOf, userRecordCount, type Outgoing } from './aggregation.js';
+import { Backoff, retryPolicyOf, type RetryOptions } from './backoff.js';
+import { buildEmission, type KinesisEmission } from './emissions.js';
 import type { PendingRecord } from './pending.js';
+import type { Router } from './router.js';
 
-/** How long and how often a failed record is retried. */
-export interface RetryPolicy {
-  maxAttempts: number;
-  /** From the record's first send. */
-  ttlMs: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
+const THROTTLED = 'ProvisionedThroughputExceededException';
+const INTERNAL_FAILURE = 'InternalFailure';
+/** Metrics' error code for an aggregate that landed on another shard than predicted (KPL: "Wrong Shard"). */
+const WRONG_SHARD = 'WrongShard';
+/** Metrics' error code for an entry the response left out (a malformed response). */
+const NO_RESULT = 'NoResult';
+
+/** A request error's name for the errors-by-code metric (never its message: it may quote input). */
+function errorName(error: unknown): string {
+  const name = (error as { name?: unknown })?.name;
+  return typeof name === 'string' && name.length > 0 ? name : 'UnknownError';
+}
+
+/** The retry stage's settings, named as in the pipeline's options (its resolved options fit). */
+export interface RetrierOptions extends RetryOptions {
+  scheduler: SchedulerLike;
+  /** Random source in [0, 1) for the backoff's jitter. */
+  random: () => number;
+  /** Set when batches hold aggregates (emissions then list each aggregate's items). */
+  aggregation: object | undefined;
+  /** Counts outcomes (undefined: nothing is counted). */
+  metrics: MetricsRecorder | undefined;
+}
+
+/** What the retry stage is wired to. */
+export interface RetrierStages<T> {
+  /** Fed back what each shard did: throttles charge its buckets again, InternalFailures refund them. */
+  limiters: Pick<ShardLimiters, 'throttled' | 'refund'>;
+  /** Where retries go after their backoff, and misplaced records after a map refresh. */
+  router: Pick<Router<T>, 'route' | 'knows' | 'holdForRefresh' | 'refresh'>;
+  /** The stream's name (or ARN) for metrics. */
+  stream: string;
+  /** A user record is final (delivered, or failed for good). */
+  settle: (record: PendingRecord<T>) => void;
+  /** One emission per response. */
+  emit: (emission: KinesisEmission<T>) => void;
+  /** The pipeline cannot go on (a fatal request error, or records out of attempts without any response). */
+  fail: (code: KinesisSinkErrorCode, message: string, cause: unknown) => void;
 }
 
 /**
- * Decides whether failed records get another attempt and sends them back after exponential backoff with
- * full jitter (delay drawn from [0, min(max, base·2^(attempt−1)))), so retries of many producers spread
- * out instead of storming a shard. Records that failed together on the same attempt share one timer.
+ * The KPL's Retrier: decides what each PutRecords outcome means. Per entry it classifies the result
+ * (delivered; delivered to another shard than predicted; throttled; InternalFailure; missing), feeds the
+ * shard's limiter back (a throttle charges the tokens again, an InternalFailure cost no quota and refunds
+ * them), counts the metrics, settles final records, schedules the rest for another attempt (after backoff,
+ * or after a map refresh when an aggregate was misplaced) and builds the emission. A request that got no
+ * response retries the whole batch, or fails the pipeline when that cannot help.
  *
  * @example
  * ```ts
- * const retrier = new Retrier(policy, asyncScheduler, Math.random, (r) => lanes.push(r, true));
- * if (retrier.canRetry(record)) retrier.retry([record]);
+ * const retrier = new Retrier(resolveOptions({ client, streamName: 'sensors' }),
+ *   { limiters, router, stream: 'sensors', settle, emit, fail });
+ * retrier.onResponse(batch, request, response, 42);
  * ```
  */
 export class Retrier<T> {
-  private readonly waiting = new Map<Subscription, PendingRecord<T>[]>();
+  private readonly backoff: Backoff<T>;
+  /** Stopped retrying: the pipeline is failing (records still in flight are reported, not resent). */
+  private failing = false;
+  private closed = false;
+
+  private readonly aggregated: boolean;
+  private readonly metrics: MetricsRecorder | undefined;
 
   constructor(
-    private readonly policy: RetryPolicy,
-    private readonly scheduler: SchedulerLike,
-    private readonly random: () => number,
-    private readonly resubmit: (record: PendingRecord<T>) => void,
-  ) {}
+    options: RetrierOptions,
+    private readonly o: RetrierStages<T>,
+  ) {
+    const { scheduler, random } = options;
+    this.backoff = new Backoff<T>(retryPolicyOf(options), scheduler, random, (r) => o.router.route(r));
+    this.aggregated = options.aggregation !== undefined;
+    this.metrics = options.metrics;
+  }
 
   /** Records waiting for their backoff to end. */
   get size(): number {
-    let n = 0;
-    for (const batch of this.waiting.values()) n += batch.length;
-    return n;
+    return this.backoff.size;
   }
 
-  canRetry(record: PendingRecord<T>): boolean {
-    if (record.attempts >= this.policy.maxAttempts) return false;
-    return this.scheduler.now() - (record.firstSentAt ?? this.scheduler.now()) < this.policy.ttlMs;
+  /** No more retries: cancels those waiting (the pipeline fails, or has ended). */
+  stopRetrying(): void {
+    this.failing = true;
+    this.backoff.drain();
   }
 
-  /** The jittered delay before attempt `attempts + 1`. */
-  delayFor(attempts: number): number {
-    const ceiling = Math.min(
-      this.policy.maxDelayMs,
-      this.policy.baseDelayMs * 2 ** Math.max(0, attempts - 1),
-    );
-    return Math.floor(this.random() * ceiling);
+  /** Ignores any later outcome (the pipeline was destroyed: nothing more is emitted). */
+  close(): void {
+    this.closed = true;
+    this.backoff.drain();
   }
 
-  /** Schedules records for another attempt; group them by attempt count so each group has one timer. */
-  retry(records: readonly PendingRecord<T>[]): void {
-    const byAttempts = new Map<number, PendingRecord<T>[]>();
-    for (const r of records) {
-      const group = byAttempts.get(r.attempts);
-      if (group) group.push(r);
-      else byAttempts.set(r.attempts, [r]);
+  /** A response: each entry decided, one emission, then the retries scheduled. */
+  onResponse(batch: Outgoing<T>[], request: PutRecordsInput, response: PutRecordsOutput, ms: number): void {
+    if (this.closed) return;
+    const { aggregated, metrics } = this;
+    const { limiters, router, stream } = this.o;
+    metrics?.request(stream, ms, batch.length, userRecordCount(batch));
+    const retrying: (boolean | boolean[])[] = new Array(batch.length);
+    const again: PendingRecord<T>[] = [];
+    const misplaced: PendingRecord<T>[] = [];
+    let stale = false;
+    for (let i = 0; i < batch.length; i++) {
+      const unit = batch[i];
+      const result = response.Records?.[i];
+      const delivered = result?.SequenceNumber !== undefined;
+      let wrongShard = false;
+      if (delivered) {
+        if (result.ShardId !== undefined && result.ShardId !== unit.shardId) {
+          stale = true;
+          // Members were packed for the predicted shard; on another one some keys are out of its range.
+          wrongShard = unit instanceof Aggregate;
+        }
+      } else if (router.knows(unit.shardId)) {
+        if (result?.ErrorCode === THROTTLED) limiters.throttled(unit.shardId, 1, unit.record.bytes);
+        // The shard did not take the write, so it cost no quota: the retry should not pay twice.
+        else if (result?.ErrorCode === INTERNAL_FAILURE) limiters.refund(unit.shardId, 1, unit.record.bytes);
+      }
+      const code = delivered ? WRONG_SHARD : (result?.ErrorCode ?? NO_RESULT);
+      if (metrics) {
+        const count = userRecordCount(unit);
+        if (delivered && !wrongShard) {
+          metrics.kinesisRecordPut(stream, result.ShardId ?? unit.shardId, count, unit.record.bytes);
+        } else {
+          metrics.error(stream, unit.shardId, code, count);
+        }
+      }
+      if (!aggregated) {
+        retrying[i] = this.decide(unit as PendingRecord<T>, delivered, false, code, again, misplaced);
+      } else {
+        const members = membersOf(unit);
+        const flags: boolean[] = new Array(members.length);
+        for (let j = 0; j < members.length; j++) {
+          flags[j] = this.decide(members[j], delivered, wrongShard, code, again, misplaced);
+        }
+        retrying[i] = flags;
+      }
     }
-    for (const [attempts, group] of byAttempts) {
-      // A synchronous scheduler runs the work before schedule() returns: only track timers still pending.
-      let ran = false;
-      let timer: Subscription | undefined = undefined;
-      timer = this.scheduler.schedule(() => {
-        ran = true;
-        if (timer) this.waiting.delete(timer);
-        for (const r of group) this.resubmit(r);
-      }, this.delayFor(attempts));
-      if (!ran) this.waiting.set(timer, group);
+    this.o.emit(buildEmission(aggregated, batch, request, response, retrying));
+    // The subscriber may have unsubscribed inside that emission (take(1), first()): destroy() has run, and
+    // scheduling the retries now would leave their timers behind, keeping Node alive up to retryMaxDelayMs.
+    if (this.closed) return;
+    if (again.length > 0) this.backoff.retry(again);
+    // Resent once the map is refreshed, so they are re-packed for the shards their keys map to now.
+    if (misplaced.length > 0) router.holdForRefresh(misplaced);
+    if (stale) router.refresh();
+  }
+
+  /** No response (after the SDK's own retries): the whole batch again, or the pipeline fails. */
+  onRequestError(batch: Outgoing<T>[], error: unknown, ms: number): void {
+    if (this.closed) return;
+    const { metrics } = this;
+    const { limiters, router, stream } = this.o;
+    if (metrics) {
+      const userRecords = userRecordCount(batch);
+      metrics.request(stream, ms, batch.length, userRecords);
+      metrics.error(stream, undefined, errorName(error), userRecords);
+    }
+    if (!isRetryableRequestError(error)) {
+      this.o.fail('FATAL_REQUEST_ERROR', `Kinesis refused PutRecords: ${describeError(error)}`, error);
+    } else if (!this.failing) {
+      if ((error as { name?: string })?.name === THROTTLED) {
+        for (const unit of batch)
+          if (router.knows(unit.shardId)) limiters.throttled(unit.shardId, 1, unit.record.bytes);
+      }
+      const records = batch.flatMap((unit) => membersOf(unit));
+      if (records.every((p) => this.backoff.canRetry(p))) {
+        this.backoff.retry(records);
+        metrics?.retried(stream, undefined, records.length);
+      } else {
+        this.o.fail(
+          'RETRIES_EXHAUSTED',
+          `PutRecords kept failing without a response until records ran out of attempts: ${describeError(error)}`,
+          error,
+        );
+      }
     }
   }
 
-  /** Cancels every pending retry and returns its records (for a fatal error's report). */
-  drain(): PendingRecord<T>[] {
-    const all: PendingRecord<T>[] = [];
-    for (const [timer, group] of this.waiting) {
-      timer.unsubscribe();
-      all.push(...group);
+  /**
+   * One user record's outcome in a response: settled (delivered, or finally failed), or queued to be sent
+   * again (`again` after backoff; `misplaced` after a map refresh). Returns whether it will be sent again.
+   */
+  private decide(
+    record: PendingRecord<T>,
+    delivered: boolean,
+    wrongShard: boolean,
+    code: string,
+    again: PendingRecord<T>[],
+    misplaced: PendingRecord<T>[],
+  ): boolean {
+    const { metrics } = this;
+    const { stream } = this.o;
+    if (delivered && !wrongShard) {
+      metrics?.userRecordPut(stream, record.shardId, record.attempts, record.record.bytes);
+      this.o.settle(record);
+      return false;
     }
-    this.waiting.clear();
-    return all;
+    if (!this.failing && this.backoff.canRetry(record)) {
+      (wrongShard ? misplaced : again).push(record);
+      metrics?.retried(stream, record.shardId, 1);
+      return true;
+    }
+    // Out of attempts: a misplaced record still landed (a consumer reading that shard may keep it).
+    if (delivered) metrics?.userRecordPut(stream, record.shardId, record.attempts, record.record.bytes);
+    else metrics?.userRecordFailed(stream, record.shardId, code);
+    this.o.settle(record);
+    return false;
   }
 }

@@ -34,8 +34,8 @@ export class ShardLanes<T> {
   constructor(
     private readonly limiters: ShardLimiters,
     private readonly onAdmitted: (chunk: Outgoing<T>[]) => void,
+    /** Nothing is queued or waiting for tokens any more (the producer may then seal a lingering request). */
     private readonly onIdle: () => void = () => {},
-    private readonly onRetired: (shardId: string) => void = () => {},
     /** Pack each admission's records into KPL aggregates of these limits; undefined sends them as they are. */
     private readonly aggregation?: AggregationLimits,
   ) {}
@@ -55,7 +55,7 @@ export class ShardLanes<T> {
 
   /**
    * The shards are closed (a reshard): their queued records are handed to `reroute`, in order and each
-   * once, and their lanes go as soon as no admission is under way (then `onRetired` names the shard).
+   * once, and their lanes go as soon as no admission is under way, with their shards' limiters.
    * A chunk already admitted is sent as it is: Kinesis routes it to the open child shard.
    */
   retire(shardIds: Iterable<string>, reroute: (record: PendingRecord<T>, retry: boolean) => void): void {
@@ -80,7 +80,8 @@ export class ShardLanes<T> {
   private dropLane(lane: Lane<T>): void {
     if (this.lanes.get(lane.shardId) !== lane) return;
     this.lanes.delete(lane.shardId);
-    this.onRetired(lane.shardId);
+    // The lanes hold the limiters, so they drop a closed shard's buckets themselves (no round trip up).
+    void this.limiters.remove(lane.shardId);
   }
 
   /** Removes every queued record (for a fatal error's report). */

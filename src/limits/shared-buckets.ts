@@ -1,158 +1,31 @@
+/**
+ * The shared buckets: per-shard token buckets kept in Redis and shared by every process writing to the
+ * stream (the `limiter: { datastore: 'ioredis' }` option, `SharedLimiterOptions`). One word for them
+ * throughout: shared.
+ */
 import Bottleneck from 'bottleneck';
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_DISCONNECT_TIMEOUT_MS,
+  importIORedis,
+  reason,
+  RedisClosedError,
+  timeouts,
+  within,
+} from './redis-connection.js';
+import type { ResolvedSharedLimiter } from './shared-options.js';
+import {
+  clearCapacityTimers,
+  clearHeartbeatWhenReady,
+  connectionReady,
+  redisConnections,
+  stopGroupCleanup,
+} from './bottleneck-internals.js';
 
 /** Redis-side refill granularity: the shared buckets gain 1/100 s of their rate at a time. */
 const REFILL_STEPS_PER_SECOND = 100;
-/** Default `heartbeatInterval`: the shared refill is noticed (and waiting admissions woken) this often. */
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 50;
-/** The largest `heartbeatInterval` accepted: Bottleneck's 5 s default stalls the refills. */
-export const MAX_HEARTBEAT_INTERVAL_MS = 100;
-/** Default `timeout`: a fleet's keys expire this long after its last write. */
-export const DEFAULT_KEY_TTL_MS = 60_000;
-/** ioredis `commandTimeout` unless the caller sets one: a hung Redis counts as lost after this long. */
-const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
-/**
- * ioredis `disconnectTimeout` unless the caller sets one. Its 2 s default is a ref'd timer that, when a
- * pipeline ends while the connection is still in its handshake, outlives the socket and holds Node for 2 s.
- */
-const DEFAULT_DISCONNECT_TIMEOUT_MS = 200;
 /** How long a clean close waits for Redis to acknowledge QUIT before dropping the sockets. */
 const QUIT_TIMEOUT_MS = 1_000;
-
-/**
- * The least of an ioredis client that rx-kinesis uses: `duplicate()`, to open connections of its own with
- * the same settings (host, password, TLS, Sentinel) while yours stays untouched.
- *
- * @example
- * ```ts
- * const redis: IORedisClientLike = new Redis({ host: 'redis.internal' });
- * toKinesis({ client, streamName: 's', limiter: { datastore: 'ioredis', client: redis } });
- * ```
- */
-export interface IORedisClientLike {
-  duplicate(override?: Record<string, unknown>): unknown;
-}
-
-/**
- * Where the per-shard buckets live. `'local'` (the default): in each process, which assumes it writes alone.
- * `'ioredis'`: in Redis through Bottleneck's clustering, so every process writing to the stream with the
- * same `id` shares each shard's quota. Option names are Bottleneck's own.
- *
- * @example
- * ```ts
- * source$.pipe(
- *   toKinesis({
- *     client,
- *     streamName: 'sensors',
- *     limiter: { datastore: 'ioredis', clientOptions: { host: 'redis.internal', port: 6379 } },
- *   }),
- * );
- * ```
- */
-export type LimiterOptions = { datastore: 'local' } | SharedLimiterOptions;
-
-/**
- * Shared (fleet-wide) shard buckets in Redis: `{ datastore: 'ioredis', clientOptions }` or
- * `{ datastore: 'ioredis', client }`.
- *
- * @example
- * ```ts
- * import { Redis } from 'ioredis';
- * const redis = new Redis(process.env.REDIS_URL!);
- * const limiter: SharedLimiterOptions = { datastore: 'ioredis', client: redis, id: 'sensors-eu' };
- * ```
- */
-export interface SharedLimiterOptions {
-  datastore: 'ioredis';
-  /** ioredis options (`host`, `port`, `password`, `tls`, …) for the two connections rx-kinesis opens. */
-  clientOptions?: { host?: string; port?: number; [option: string]: unknown };
-  /**
-   * An existing ioredis client: rx-kinesis opens its two connections with its settings (`duplicate()`) and
-   * never uses, changes or closes the client itself.
-   */
-  client?: IORedisClientLike;
-  /**
-   * Names the shared buckets: processes with the same `id` share each shard's quota. Default: the stream's
-   * ARN when given, else its name (so give every process the same one, or set `id`).
-   */
-  id?: string;
-  /**
-   * How often each process runs the shared buckets' refill in Redis and so wakes admissions waiting for it,
-   * in ms, at most 100. Default 50.
-   */
-  heartbeatInterval?: number;
-  /** TTL of the Redis keys, in ms: a fleet that stopped leaves nothing behind after this long. Default 60,000. */
-  timeout?: number;
-  /**
-   * Receives the one warning of a run: Redis was lost (or never reached) and the pipeline carries on with
-   * local buckets. Default: `process.emitWarning`. The message names the error's code, never a credential.
-   */
-  onWarning?: (warning: Error) => void;
-  /** The ioredis module, for bundles where `import('ioredis')` cannot find it (Bottleneck's option). */
-  Redis?: unknown;
-}
-
-/**
- * Checks `limiter` and fills in its defaults; throws with the option's name on a setting that cannot work.
- *
- * @example
- * ```ts
- * resolveLimiterOptions({ datastore: 'ioredis', clientOptions: { port: 6379 } }, 'sensors')!.id; // 'sensors'
- * ```
- */
-export function resolveLimiterOptions(
-  limiter: LimiterOptions | undefined,
-  streamId: string,
-): ResolvedSharedLimiter | undefined {
-  if (limiter === undefined || limiter.datastore === 'local') return undefined;
-  const datastore = (limiter as { datastore?: unknown }).datastore;
-  if (datastore === 'redis') {
-    throw new TypeError(
-      "limiter.datastore 'redis' is not supported: use 'ioredis' (Bottleneck hangs on redis v4+)",
-    );
-  }
-  if (datastore !== 'ioredis') {
-    throw new TypeError(`limiter.datastore must be 'local' or 'ioredis', got ${String(datastore)}`);
-  }
-  if (limiter.client !== undefined && typeof limiter.client?.duplicate !== 'function') {
-    throw new TypeError('limiter.client must be an ioredis client');
-  }
-  if ((limiter.client as { isCluster?: boolean } | undefined)?.isCluster) {
-    throw new TypeError(
-      "limiter.client: Redis Cluster is not supported (Bottleneck's scripts span several keys)",
-    );
-  }
-  const heartbeatInterval = limiter.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
-  if (!(heartbeatInterval > 0 && heartbeatInterval <= MAX_HEARTBEAT_INTERVAL_MS)) {
-    throw new RangeError(
-      `limiter.heartbeatInterval must be in (0, ${MAX_HEARTBEAT_INTERVAL_MS}] ms (longer stalls the shared refills), got ${heartbeatInterval}`,
-    );
-  }
-  const timeout = limiter.timeout ?? DEFAULT_KEY_TTL_MS;
-  if (!(timeout >= 1000 && Number.isFinite(timeout))) {
-    throw new RangeError(`limiter.timeout must be a finite number of ms ≥ 1000, got ${timeout}`);
-  }
-  const id = limiter.id ?? streamId;
-  if (typeof id !== 'string' || id.length === 0) throw new TypeError('limiter.id must be a non-empty string');
-  return { ...limiter, id, heartbeatInterval, timeout };
-}
-
-/** {@link SharedLimiterOptions} with defaults filled in. */
-export type ResolvedSharedLimiter = SharedLimiterOptions & {
-  id: string;
-  heartbeatInterval: number;
-  timeout: number;
-};
-
-/** The Bottleneck internals a close or a loss needs (not in its typings). */
-interface ConnectionInternals {
-  client?: { on(event: string, listener: (...args: unknown[]) => void): unknown };
-  subscriber?: { on(event: string, listener: (...args: unknown[]) => void): unknown };
-}
-
-/** A Bottleneck limiter's store (not in its typings): its heartbeat and its pending-capacity timers. */
-interface LimiterInternals {
-  _store?: { heartbeat?: NodeJS.Timeout; capacityPriorityCounters?: Record<string, NodeJS.Timeout> };
-}
 
 /** The settings of one shared bucket dimension (records or bytes). */
 export interface SharedDimensionSettings {
@@ -208,7 +81,7 @@ class SharedDimension {
 }
 
 /**
- * The per-shard buckets of a fleet, in Redis (Bottleneck clustering): one `Bottleneck.Group` per dimension,
+ * The shared per-shard buckets, in Redis (Bottleneck calls this clustering): one `Bottleneck.Group` per dimension,
  * `rx-kinesis:<id>:records` and `rx-kinesis:<id>:bytes`, keyed by ShardId, on one connection pair. Redis
  * refills them (drift-free: `process_tick.lua` advances `lastReservoirIncrease` by whole intervals), so
  * any number of processes share each shard's rate.
@@ -351,16 +224,15 @@ export class SharedBuckets {
     this.connection = connection;
     const lose = (error: unknown) => this.lose(error);
     connection.on('error', lose);
-    const { client: main, subscriber } = connection as unknown as ConnectionInternals;
     // A connection that closes (the server went away) is lost even before ioredis reports an error.
-    for (const c of [main, subscriber]) c?.on('close', () => lose(new RedisClosedError()));
+    for (const c of redisConnections(connection)) c.on('close', () => lose(new RedisClosedError()));
     const base = `rx-kinesis:${options.id}`;
     const dimension = (name: string, settings: SharedDimensionSettings) =>
       settings.perSecond === Infinity
         ? undefined
         : new SharedDimension(connection, `${base}:${name}`, settings, options, lose);
     this.dims = { records: dimension('records', this.records), bytes: dimension('bytes', this.bytes) };
-    (connection as unknown as { ready: Promise<unknown> }).ready.then(() => {
+    connectionReady(connection).then(() => {
       if (this.state === 'connecting') this.state = 'ready';
     }, lose);
   }
@@ -420,18 +292,11 @@ export class SharedBuckets {
     // Never waits for the connection to come up: an unreachable Redis must not keep the close (or Node) open.
     const limiters = [this.dims?.records, this.dims?.bytes].flatMap((d) => {
       if (!d) return [];
-      // The groups' idle-cleanup intervals have no public stop; a closed pipeline must leave no timer.
-      clearInterval((d.group as unknown as { interval?: NodeJS.Timeout }).interval);
+      stopGroupCleanup(d.group); // a closed pipeline must leave no timer
+
       return d.group.limiters().map((l) => l.limiter);
     });
-    for (const limiter of limiters) {
-      // A limiter still registering sets its heartbeat after the connection's disconnect cleared the others.
-      const store = (limiter as unknown as LimiterInternals)._store;
-      limiter.ready().then(
-        () => clearInterval(store?.heartbeat),
-        () => {},
-      );
-    }
+    for (const limiter of limiters) clearHeartbeatWhenReady(limiter);
     const stopped = Promise.all(limiters.map((l) => l.stop({ dropWaitingJobs: true }).catch(() => {})));
     const connection = this.connection;
     if (connection && clean) {
@@ -444,69 +309,7 @@ export class SharedBuckets {
       await connection.disconnect(false).catch(() => {});
     }
     await stopped;
-    // Bottleneck arms a 1 s timer per capacity message handed to another process, to blacklist it if it
-    // stays silent; with the subscriber gone no answer can come, and the timers would hold Node for 1 s.
-    for (const limiter of limiters) {
-      const counters = (limiter as unknown as LimiterInternals)._store?.capacityPriorityCounters ?? {};
-      for (const key of Object.keys(counters)) {
-        clearTimeout(counters[key]);
-        delete counters[key];
-      }
-    }
-  }
-}
-
-/** The connection closed without our asking (server stopped, network gone). */
-class RedisClosedError extends Error {
-  override readonly name = 'RedisClosedError';
-  readonly code = 'CONNECTION_CLOSED';
-  constructor() {
-    super('the Redis connection closed');
-  }
-}
-
-/**
- * Why Redis was lost, for the warning: the error's name and code (ECONNREFUSED, …), or that a command timed
- * out. Never its message otherwise: ioredis messages may name hosts, and a caller's errors anything.
- */
-function reason(error: unknown): string {
-  const { name, code, message } = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
-  const parts = [typeof name === 'string' ? name : 'Error'];
-  if (typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code)) parts.push(code);
-  else if (typeof message === 'string' && /timed out/i.test(message)) parts.push('command timed out');
-  return parts.join(' ');
-}
-
-/** Waits for `promise` (ignoring its outcome), `ms` at most, leaving no timer behind. */
-async function within(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    promise.catch(() => {}),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-  ]);
-  clearTimeout(timer);
-}
-
-/** The timeouts of our duplicates of a caller's client: theirs where set, else ours. */
-function timeouts(client: IORedisClientLike): { commandTimeout: number; disconnectTimeout: number } {
-  const own = (client as { options?: { commandTimeout?: number; disconnectTimeout?: number } }).options;
-  return {
-    commandTimeout: own?.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS,
-    // ioredis fills in its 2 s default, so a caller's own setting cannot be told from it: ours wins.
-    disconnectTimeout: DEFAULT_DISCONNECT_TIMEOUT_MS,
-  };
-}
-
-async function importIORedis(): Promise<unknown> {
-  try {
-    const module = (await import('ioredis')) as { default?: unknown; Redis?: unknown };
-    return module.default ?? module.Redis;
-  } catch (error) {
-    const e = new Error(
-      "limiter.datastore 'ioredis' needs the ioredis package (npm install ioredis), or pass it as limiter.Redis",
-      { cause: error },
-    );
-    (e as { code?: string }).code = 'IOREDIS_NOT_INSTALLED';
-    throw e;
+    // With the subscriber gone, capacity messages get no answer: their timers would hold Node for 1 s.
+    for (const limiter of limiters) clearCapacityTimers(limiter);
   }
 }

@@ -1,0 +1,25 @@
+/**
+ * A snapshot of what a producer holds, for progress displays and tests.
+ *
+ * @example
+ * ```ts
+ * const { buffered, queued, shards }: ProducerStats = producer.stats;
+ * console.log(`${buffered} buffered, ${queued} waiting for ${shards.length} shards`);
+ * ```
+ */
+export interface ProducerStats {
+  /** Items accepted and not yet finally delivered or failed. */
+  buffered: number;
+  /** Their bytes (data + partition keys). */
+  bufferedBytes: number;
+  /** Waiting in shard queues for tokens. */
+  queued: number;
+  /** Kinesis records (user records, or aggregates of them) admitted, waiting for a request to fill. */
+  collecting: number;
+  /** Waiting for a retry backoff to end. */
+  retrying: number;
+  /** Held back behind an earlier record of the same key (`ordering: 'per-key'`). */
+  orderWaiting: number;
+  /** Shards with a lane and limiter now (the open shards written to). */
+  shards: string[];
+}
