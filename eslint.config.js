@@ -6,7 +6,8 @@ import prettier from 'eslint-plugin-prettier/recommended';
 /**
  * The folders' direction (see ARCHITECTURE.md): kinesis/ is the service's model and depends on nothing of
  * ours; limits/ builds on kinesis/ only; observe/ is a leaf; the library never reaches into the emulator;
- * the emulator (src/testing/) stays independent of the pipeline it tests. Proved by spec/architecture.spec.ts.
+ * the emulator (src/testing/) imports nothing of the library; the command line (src/cli/) only the public
+ * entry points; bench/ nothing of spec/. Proved by spec/architecture.spec.ts.
  */
 const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 const TESTING = {
@@ -40,13 +41,30 @@ const folderDirection = [
   },
   { files: ['src/pipeline/**/*.ts', 'src/*.ts'], rules: restrict(TESTING) },
   {
-    // Not kinesis/ yet: testing/kinesis-api.ts still imports hashKeyOf (being removed: the emulator is to
-    // compute its own routing); forbid kinesis/ here once it is gone.
     files: ['src/testing/**/*.ts'],
     rules: restrict({
-      regex: '^\\.\\./(pipeline|limits)/',
-      message: 'The emulator stays independent of the pipeline and limiters it tests.',
+      regex: '^\\.\\./',
+      message:
+        'The emulator is independent of the library it tests (its own routing, shapes and limits): it imports nothing from the rest of src/.',
     }),
+  },
+  {
+    files: ['src/cli/**/*.ts'],
+    rules: restrict({
+      regex: '^\\.\\./(?!index\\.js$|testing/index\\.js$)',
+      message: 'The command line is a user of the package: it imports only the public entry points.',
+    }),
+  },
+  {
+    files: ['src/spool/**/*.ts'],
+    rules: restrict({
+      regex: '^\\.\\./(?!pipeline/fifo\\.js$)',
+      message: 'The spool is storage: it knows nothing of the pipeline that feeds it (a FIFO aside).',
+    }),
+  },
+  {
+    files: ['bench/**/*.ts', 'bench/**/*.mjs'],
+    rules: restrict({ regex: '(^|/)spec/', message: 'bench/ depends on nothing in spec/.' }),
   },
 ];
 

@@ -47,8 +47,28 @@ const cases: { file: string; denied: string[]; allowed: string[] }[] = [
   { file: 'src/x.ts', denied: ['./testing/index.js'], allowed: ['./pipeline/producer.js', './options.js'] },
   {
     file: 'src/testing/x.ts',
-    denied: ['../pipeline/producer.js', '../limits/shard-limiter.js'],
+    denied: [
+      '../pipeline/producer.js',
+      '../limits/shard-limiter.js',
+      '../kinesis/hash-key.js',
+      '../index.js',
+    ],
     allowed: ['./quota.js'],
+  },
+  {
+    file: 'src/cli/x.ts',
+    denied: ['../pipeline/producer.js', '../testing/emulator.js', '../options.js'],
+    allowed: ['../index.js', '../testing/index.js', './args.js'],
+  },
+  {
+    file: 'src/spool/x.ts',
+    denied: ['../pipeline/producer.js', '../index.js', '../observe/metrics.js'],
+    allowed: ['../pipeline/fifo.js', './segment.js'],
+  },
+  {
+    file: 'bench/x.ts',
+    denied: ['../spec/support/fixtures.js'],
+    allowed: ['./support/soak.js', '../src/index.js'],
   },
 ];
 
