@@ -159,6 +159,9 @@ describe('rx-kinesis command: arguments', () => {
     });
     expect(parseEmulatorArgs(['--quotas', 'off']).quotas).to.equal(false);
     expect(parseEmulatorArgs([]).streams).to.deep.equal([]);
+    // Unset unless given, so a config file's keepRecords is not overridden by a default.
+    expect(parseEmulatorArgs([])).not.to.have.property('keepRecords');
+    expect(parseEmulatorArgs(['--no-keep-records']).keepRecords).to.equal(false);
   });
 
   for (const [args, message] of [

@@ -31,6 +31,42 @@ describe('Kinesis emulator', () => {
       expect(a.streamArn).to.equal(ARN);
     });
 
+    it('listens on the host and port asked for; a taken port rejects with EADDRINUSE', async () => {
+      const first = await start();
+      const port = Number(new URL(first.endpoint).port);
+      await first.close(); // frees the port for the next one
+      const emu = await start({ host: '127.0.0.1', port });
+      expect(emu.endpoint).to.equal(`http://127.0.0.1:${port}`);
+      const out = await putRecords(clientFor(emu, 'http1'), entries(3));
+      expect(out.FailedRecordCount).to.equal(0);
+      expect((await failure(start({ port }))) as unknown as NodeJS.ErrnoException).to.include({
+        code: 'EADDRINUSE',
+      });
+      for (const bad of [-1, 65536, 1.5]) {
+        expect((await failure(start({ port: bad }))).message).to.match(/port must be an integer 0\.\.65535/);
+      }
+      // A wildcard host is dialled on loopback.
+      const any = await start({ host: '0.0.0.0' });
+      expect(any.endpoint).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await putRecords(clientFor(any), entries(1))).FailedRecordCount).to.equal(0);
+    });
+
+    it('creates several streams at start; the first is the default one', async () => {
+      const emu = await start({ streams: [{ name: 'events', shards: 3 }, { name: 'audit' }] });
+      expect(emu.streamName).to.equal('events');
+      expect(emu.listShards()).to.have.length(3);
+      expect(emu.listShards('audit')).to.have.length(1);
+      const client = clientFor(emu);
+      await client.send(
+        new PutRecordCommand({ StreamName: 'audit', PartitionKey: 'k', Data: Buffer.from('x') }),
+      );
+      expect(emu.stats('audit').accepted).to.equal(1);
+      expect(emu.stats().accepted).to.equal(0);
+      expect((await failure(start({ streams: [{ name: 'a' }], shards: 2 }))).message).to.match(/not both/);
+      expect((await failure(start({ streams: [{ name: 'a' }, { name: 'a' }] }))).message).to.match(/once/);
+      expect((await failure(start({ streams: [] }))).message).to.match(/at least one/);
+    });
+
     for (const protocol of ['http2', 'http1'] as const) {
       it(`serves the SDK over ${protocol === 'http2' ? 'its default HTTP/2 handler' : 'NodeHttpHandler (HTTP/1.1)'}`, async () => {
         const emu = await start({ shards: 3 });

@@ -69,6 +69,8 @@ export interface EmulatorConfig {
   readonly region?: string;
   readonly quotas?: false | { readonly recordsPerSecond: number; readonly bytesPerSecond: number };
   readonly faults: Readonly<Record<string, number>>;
+  /** `--no-keep-records`: false; otherwise unset (the config file or the default, on, decides). */
+  readonly keepRecords?: false;
   readonly configFile?: string;
   readonly help: boolean;
 }
@@ -254,6 +256,7 @@ const emulatorOptions = {
   'latency-ms': { type: 'string' },
   'jitter-ms': { type: 'string' },
   config: { type: 'string' },
+  'no-keep-records': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -332,6 +335,7 @@ export function parseEmulatorArgs(args: readonly string[]): EmulatorConfig {
     region: v.region,
     quotas,
     faults,
+    ...(v['no-keep-records'] ? { keepRecords: false as const } : {}),
     configFile: v.config,
     help: v.help,
   };

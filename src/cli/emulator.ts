@@ -1,28 +1,29 @@
 /**
  * `rx-kinesis emulator`: the `rx-kinesis/testing` emulator as a server for any language. It prints its
  * endpoint on stdout, serves until SIGINT/SIGTERM, then prints each stream's counters as one JSON line and
- * exits 0 with every socket closed.
+ * exits 0 with every socket closed. The emulator listens on the asked host and port itself: no relay, so
+ * what a client sees (HTTP/2 sessions, injected resets) is exactly what the emulator did.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { startEmulator, type EmulatorOptions, type KinesisEmulator } from '../testing/index.js';
+import {
+  startEmulator,
+  type EmulatorOptions,
+  type EmulatorStats,
+  type KinesisEmulator,
+} from '../testing/index.js';
 import { UsageError, type EmulatorConfig } from './args.js';
 
 /**
- * The JSON of `--config FILE`: `EmulatorOptions` (without `clock`, `streamName` and `shards`) plus where to
- * listen and which streams to create. Command-line flags win over it.
+ * The JSON of `--config FILE`: `EmulatorOptions` without `clock` (and with `streams`, not
+ * `streamName`/`shards`). Command-line flags win over it.
  *
  * @example
  * ```json
  * { "port": 4567, "streams": [{ "name": "events", "shards": 4 }], "quotas": { "recordsPerSecond": 500 },
- *   "faults": { "seed": 7, "recordFailureRate": 0.05 } }
+ *   "faults": { "seed": 7, "recordFailureRate": 0.05 }, "keepRecords": true }
  * ```
  */
-export interface EmulatorConfigFile extends Omit<EmulatorOptions, 'clock' | 'streamName' | 'shards'> {
-  host?: string;
-  port?: number;
-  streams?: { name: string; shards?: number }[];
-}
+export type EmulatorConfigFile = Omit<EmulatorOptions, 'clock' | 'streamName' | 'shards'>;
 
 /**
  * What the emulator process is given besides its arguments.
@@ -68,40 +69,36 @@ export async function runEmulator(config: EmulatorConfig, io: EmulatorIo): Promi
   const file = await readConfig(config.configFile);
   const streams =
     config.streams.length > 0 ? config.streams : (file.streams ?? [{ name: 'demo', shards: 1 }]);
-  const host = config.host ?? file.host ?? '127.0.0.1';
-  const port = config.port ?? file.port ?? DEFAULT_PORT;
-  const { host: _h, port: _p, streams: _s, ...options } = file;
-  const [first, ...more] = streams;
+  const options: EmulatorOptions = {
+    ...file,
+    streams,
+    host: config.host ?? file.host ?? '127.0.0.1',
+    port: config.port ?? file.port ?? DEFAULT_PORT,
+    ...(config.region === undefined ? {} : { region: config.region }),
+    ...(config.quotas === undefined ? {} : { quotas: config.quotas }),
+    ...(config.keepRecords === undefined ? {} : { keepRecords: config.keepRecords }),
+    faults: { ...file.faults, ...config.faults },
+  };
   let emulator: KinesisEmulator;
   try {
-    emulator = await startEmulator({
-      ...options,
-      streamName: first.name,
-      shards: first.shards ?? 1,
-      ...(config.region === undefined ? {} : { region: config.region }),
-      ...(config.quotas === undefined ? {} : { quotas: config.quotas }),
-      faults: { ...options.faults, ...config.faults },
-    });
-    for (const s of more) emulator.createStream(s.name, s.shards ?? 1);
+    emulator = await startEmulator(options);
   } catch (error) {
     if (error instanceof RangeError || error instanceof TypeError) throw new UsageError(error.message);
     throw error;
   }
-  let forwarder: Forwarder;
-  try {
-    forwarder = await Forwarder.listen(host, port, new URL(emulator.endpoint));
-  } catch (error) {
-    await emulator.close();
-    throw error;
-  }
 
-  const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${forwarder.port}`;
-  const quotas = options.quotas === false || config.quotas === false ? 'off' : 'on';
+  const { endpoint, region } = emulator;
+  const quotas = options.quotas === false ? 'off' : 'on';
+  const kept =
+    options.keepRecords === false
+      ? 'records not kept (write-only: reads are refused)'
+      : 'records kept for GetRecords (memory grows with every record; --no-keep-records for write-only loads)';
   io.stdout.write(
     `rx-kinesis emulator listening on ${endpoint}\n` +
-      `streams: ${streams.map((s) => `${s.name} (${s.shards ?? 1} shards)`).join(', ')}; quotas ${quotas}; region ${emulator.region}\n` +
-      `try: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url ${endpoint} --region ${emulator.region}` +
-      ` kinesis list-shards --stream-name ${first.name}\n`,
+      `streams: ${streams.map((s) => `${s.name} (${s.shards ?? 1} shards)`).join(', ')}; quotas ${quotas}; region ${region}\n` +
+      `${kept}\n` +
+      `try: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url ${endpoint} --region ${region}` +
+      ` kinesis list-shards --stream-name ${streams[0].name}\n`,
   );
 
   let onSignal: (signal: NodeJS.Signals) => void = () => {};
@@ -112,73 +109,16 @@ export async function runEmulator(config: EmulatorConfig, io: EmulatorIo): Promi
   });
   io.signals.off('SIGINT', onSignal);
   io.signals.off('SIGTERM', onSignal);
-  const counters = Object.fromEntries(
-    streams.map((s) => {
-      const { accepted, throttled, failed, bytes } = emulator.stats(s.name);
-      return [s.name, { accepted, throttled, failed, bytes }];
-    }),
-  );
-  await forwarder.close();
+  // Every stream there at the end: those created by clients too, not those they deleted.
+  const counters: Record<string, { accepted: number; throttled: number; failed: number; bytes: number }> = {};
+  let requests: EmulatorStats['requests'] | undefined; // server-wide, the same from any stream
+  for (const name of emulator.streamNames) {
+    const { accepted, throttled, failed, bytes, requests: all } = emulator.stats(name);
+    counters[name] = { accepted, throttled, failed, bytes };
+    requests ??= all;
+  }
   await emulator.close();
   io.stderr.write(`${signal}: emulator stopped\n`);
-  io.stdout.write(
-    `${JSON.stringify({ streams: counters, requests: emulator.stats(first.name).requests })}\n`,
-  );
+  io.stdout.write(`${JSON.stringify({ streams: counters, requests: requests ?? null })}\n`);
   return 0;
-}
-
-/**
- * Listens on the asked host and port and relays each connection, byte for byte, to the emulator (which
- * picks a free loopback port itself): HTTP/1.1 and HTTP/2 pass alike, and a reset the emulator injects
- * reaches the client as a reset.
- */
-class Forwarder {
-  private readonly sockets = new Set<Socket>();
-
-  private constructor(
-    private readonly server: Server,
-    private readonly target: URL,
-  ) {}
-
-  static async listen(host: string, port: number, target: URL): Promise<Forwarder> {
-    const server = createServer({ noDelay: true });
-    const forwarder = new Forwarder(server, target);
-    server.on('connection', (socket) => forwarder.relay(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return forwarder;
-  }
-
-  get port(): number {
-    const address = this.server.address();
-    return typeof address === 'object' && address !== null ? address.port : 0;
-  }
-
-  async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
-    await closed;
-  }
-
-  private relay(client: Socket): void {
-    const upstream = connect({ host: this.target.hostname, port: Number(this.target.port), noDelay: true });
-    for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNRESET' && !client.destroyed) client.resetAndDestroy();
-      else client.destroy();
-    });
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  }
 }

@@ -69,9 +69,9 @@ Example:
 
 const EMULATOR_HELP = `Usage: rx-kinesis emulator [options]
 
-Runs a Kinesis endpoint (HTTP/1.1 and HTTP/2, the SDKs' JSON protocol) with per-shard quotas and
-injected faults, prints its endpoint, and serves until SIGINT/SIGTERM; then prints each stream's
-counters (accepted, throttled, failed, bytes) as one JSON line.
+Runs a Kinesis endpoint (HTTP/1.1 and HTTP/2, the SDKs' JSON and CBOR protocols; writes, reads,
+resharding) with per-shard quotas and injected faults, prints its endpoint, and serves until
+SIGINT/SIGTERM; then prints each stream's counters (accepted, throttled, failed, bytes) as one JSON line.
 
   --host HOST                 Address to listen on (default 127.0.0.1)
   --port PORT                 Port (default 4567; 0: any free port)
@@ -85,8 +85,11 @@ counters (accepted, throttled, failed, bytes) as one JSON line.
   --latency-ms N              Delay before each request is processed
   --jitter-ms N               Extra random delay in [0, N)
   --seed N                    Seed of the fault PRNG (default 1)
+  --no-keep-records           Keep no records, refuse reads: for write-only load tests. By default
+                              every record is kept for GetRecords, about 430 bytes each plus its
+                              data, never freed (1,000,000 records of 100 bytes: about 0.5 GiB)
   --config FILE               JSON: { host, port, streams: [{ name, shards }], quotas, faults,
-                              maxRecordBytes, region, ... } as EmulatorOptions; flags win
+                              maxRecordBytes, keepRecords, region, ... } as EmulatorOptions; flags win
 
 Example:
   rx-kinesis emulator --stream events:4 --record-failure-rate 0.05

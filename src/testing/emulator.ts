@@ -1,4 +1,5 @@
 import { Dispatcher } from './dispatcher.js';
+import { dialHost, positive, streamsOf, type EmulatorOptions } from './emulator-options.js';
 import { FaultInjector, type FaultOptions } from './faults.js';
 import { KinesisApi } from './kinesis-api.js';
 import {
@@ -9,56 +10,16 @@ import {
   type OrderCheckOptions,
   type OrderViolation,
 } from './ledger.js';
-import { ShardQuota, resolveQuota, type QuotaOptions } from './quota.js';
+import { ShardQuota, resolveQuota } from './quota.js';
 import { ReadApi } from './read-api.js';
-import { ReadQuota, type ReadQuotaOptions } from './read-quota.js';
+import { ReadQuota } from './read-quota.js';
 import { ShardIterators } from './shard-iterators.js';
 import { ShardLogs } from './shard-log.js';
 import { DualProtocolServer } from './server.js';
 import { peak, type EmulatorStats, type ShardStats } from './stats.js';
 import type { ShardDescription, Stream } from './stream-state.js';
 
-/**
- * How to start the emulator. Every field is optional.
- *
- * @example
- * ```ts
- * const emu = await startEmulator({ shards: 4, streamName: 'demo', quotas: { recordsPerSecond: 500 } });
- * ```
- */
-export interface EmulatorOptions {
-  /** Stream created at start, ACTIVE at once. Default `'demo'`. */
-  streamName?: string;
-  /** Its shard count; hash ranges are split evenly like CreateStream does. Default 1. */
-  shards?: number;
-  /** Region in ARNs. Default `'us-east-1'`. */
-  region?: string;
-  /** Account in ARNs and error messages. Default `'000000000000'`. */
-  accountId?: string;
-  /** Per-shard provisioned-mode limits, or `false` for no throttling. Default 1,000 records/s, 1 MiB/s. */
-  quotas?: QuotaOptions | false;
-  /** Largest record, data + partition key. Default 1 MiB. */
-  maxRecordBytes?: number;
-  /** Largest PutRecords request, data + partition keys. Default 5 MiB. */
-  maxRequestBytes?: number;
-  /** Faults to inject from the start (see `setFaults`). Default none. */
-  faults?: FaultOptions;
-  /** Log every accepted record in `emu.records`. Turn off for long runs that only need `stats()`. Default true. */
-  keepRecords?: boolean;
-  /** Keep each record's bytes; when false only a SHA-256 is kept. Default true. */
-  keepData?: boolean;
-  /** Epoch milliseconds, for quotas, timelines and arrival times. Default `Date.now`. */
-  clock?: () => number;
-  /** How long a ListShards NextToken stays valid, ms. Default 300,000 like AWS. */
-  nextTokenTtlMs?: number;
-  /** Per-shard GetRecords limits, or `false` for none. Default 5 calls/s and 2 MiB/s, like AWS. */
-  readQuotas?: ReadQuotaOptions | false;
-}
-
-function positive(name: string, value: number): number {
-  if (!(value > 0)) throw new RangeError(`${name} must be a positive number, got ${value}`);
-  return value;
-}
+export type { EmulatorOptions, EmulatorStream } from './emulator-options.js';
 
 /**
  * An in-process Amazon Kinesis Data Streams endpoint for tests: PutRecords, PutRecord, ListShards,
@@ -82,9 +43,9 @@ function positive(name: string, value: number): number {
  * ```
  */
 export class KinesisEmulator {
-  /** `http://127.0.0.1:PORT`, the `endpoint` for a `KinesisClient`. */
+  /** `http://HOST:PORT` (default `http://127.0.0.1:PORT`), the `endpoint` for a `KinesisClient`. */
   readonly endpoint: string;
-  /** The stream created at start. */
+  /** The stream created at start (the first of `streams`). */
   readonly streamName: string;
   readonly region: string;
   readonly accountId: string;
@@ -103,7 +64,8 @@ export class KinesisEmulator {
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '000000000000';
     if (!/^\d{12}$/.test(this.accountId)) throw new RangeError('accountId must be 12 digits, as in ARNs');
-    this.streamName = options.streamName ?? 'demo';
+    const streams = streamsOf(options);
+    this.streamName = streams[0].name;
     this.faults = new FaultInjector(options.faults, clock);
     this.ledger = new RecordLedger(options.keepData ?? true, options.keepRecords ?? true);
     const readQuotas = options.readQuotas;
@@ -131,16 +93,22 @@ export class KinesisEmulator {
       clock,
       accountId: this.accountId,
     }).registerActions();
-    this.api.createStream(this.streamName, options.shards ?? 1);
+    for (const stream of streams) this.api.createStream(stream.name, stream.shards ?? 1);
     this.dispatcher = new Dispatcher(this.api, this.faults, server, this.accountId);
-    this.endpoint = `http://127.0.0.1:${server.port}`;
+    this.endpoint = `http://${dialHost(options.host ?? '127.0.0.1')}:${server.port}`;
   }
 
   /** @internal Use {@link startEmulator}. */
   static async start(options: EmulatorOptions = {}): Promise<KinesisEmulator> {
     let emulator: KinesisEmulator | undefined;
-    const server = await DualProtocolServer.listen((request, response) =>
-      emulator?.dispatcher.receive(request, response),
+    const port = options.port ?? 0;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`port must be an integer 0..65535 (0: a free port), got ${port}`);
+    }
+    const server = await DualProtocolServer.listen(
+      (request, response) => emulator?.dispatcher.receive(request, response),
+      options.host ?? '127.0.0.1',
+      port,
     );
     try {
       emulator = new KinesisEmulator(options, server);
@@ -149,6 +117,11 @@ export class KinesisEmulator {
       throw error;
     }
     return emulator;
+  }
+
+  /** Names of the streams that exist now: created at start or by CreateStream, not deleted. */
+  get streamNames(): string[] {
+    return [...this.api.streams.keys()];
   }
 
   /** ARN of the stream created at start. */
@@ -288,7 +261,8 @@ export class KinesisEmulator {
 }
 
 /**
- * Starts a Kinesis emulator on a free loopback port and resolves once it listens.
+ * Starts a Kinesis emulator and resolves once it listens: on a free loopback port unless `host`/`port` say
+ * otherwise (a taken port rejects with the `EADDRINUSE` error of `node:net`).
  *
  * @example
  * ```ts

@@ -13,7 +13,7 @@
  * @module rx-kinesis/testing
  */
 export { startEmulator, KinesisEmulator } from './emulator.js';
-export type { EmulatorOptions } from './emulator.js';
+export type { EmulatorOptions, EmulatorStream } from './emulator-options.js';
 export type { EmulatorStats, ShardStats } from './stats.js';
 export type { FaultOptions, FaultCounts, ThrottleErrorCode } from './fault-options.js';
 export type { QuotaOptions } from './quota.js';

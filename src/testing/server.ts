@@ -69,8 +69,8 @@ export class DualProtocolServer {
     private readonly http2: ReturnType<typeof createHttp2Server>,
   ) {}
 
-  /** Starts listening on `host` (default 127.0.0.1) and a free port. */
-  static async listen(listener: RequestListener, host = '127.0.0.1'): Promise<DualProtocolServer> {
+  /** Starts listening on `host` (default 127.0.0.1) and `port` (default 0: a free one). */
+  static async listen(listener: RequestListener, host = '127.0.0.1', port = 0): Promise<DualProtocolServer> {
     const http1 = createHttp1Server({ keepAliveTimeout: 60_000 }, listener);
     const http2 = createHttp2Server({ settings: { initialWindowSize: HTTP2_WINDOW } }, listener);
     const tcp = createNetServer({ noDelay: true });
@@ -82,7 +82,7 @@ export class DualProtocolServer {
     http1.on('clientError', (_error, socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen(0, host, () => {
+      tcp.listen(port, host, () => {
         tcp.off('error', reject);
         resolve();
       });
