@@ -21,6 +21,7 @@ import {
 import { peers } from './peers/index.js';
 import { cluster } from './cluster.js';
 import { aggregation } from './aggregation.js';
+import { cliPut } from './cli.js';
 
 const only = new Set(process.argv.slice(2));
 const wanted = (n: number) => only.size === 0 || only.has(String(n));
@@ -48,6 +49,7 @@ const scenarios: [number, () => Promise<Row[]>][] = [
   [9, () => twoProducers()],
   [10, () => cluster()],
   [11, () => aggregation()],
+  [12, () => cliPut()],
 ];
 
 for (const [n, run] of scenarios) {
@@ -106,7 +108,7 @@ The machine is shared and noisy: compare ratios measured in the same run, not ab
 All scenarios run against \`rx-kinesis/testing\`'s emulator (provisioned-mode quotas of 1,000 records/s and
 1 MiB/s per shard with a 1 s burst, unless a scenario turns quotas off), through a \`KinesisClient\` with
 \`NodeHttpHandler\`. Scenarios 1–4, 6 and 11 run producer and emulator in one process; 5 and 7 run each producer in
-a child process of its own. Rates are read from the emulator's per-second ledger, skipping the first two
+a child process of its own; 12 runs the \`rx-kinesis put\` command (dist/cli.js) as one. Rates are read from the emulator's per-second ledger, skipping the first two
 seconds of a run (its buckets start full).
 
 ${table(Object.entries(stored).sort(([a], [b]) => Number(a) - Number(b)))}
