@@ -125,8 +125,11 @@ async function startBridge(options: BridgeOptions): Promise<{ counts: BridgeCoun
     protocolVersion: 5,
     // A persistent session: the broker keeps the subscription and queues QoS 1 messages while we are away.
     clean: false,
-    properties: { sessionExpiryInterval: 24 * 3600 },
+    // Receive Maximum: QoS 1 messages the broker sends before it waits for PUBACKs. Handled one at a time
+    // anyway; this bounds what a backlog puts on the wire at once (MQTT 5's default is 65,535).
+    properties: { sessionExpiryInterval: 24 * 3600, receiveMaximum: 100 },
     reconnectPeriod: 1000,
+    resubscribe: false,
     manualConnect: true,
   });
   // mqtt.js calls this for each PUBLISH, one at a time, and sends the PUBACK when `done` is called: the
@@ -167,15 +170,18 @@ async function startBridge(options: BridgeOptions): Promise<{ counts: BridgeCoun
     if (options.ack === 'received') acked();
   };
   client.on('error', (error) => console.error(`bridge: mqtt: ${error.message}`));
-  client.connect();
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', (connack) => {
-      // With a session present the subscription is the broker's already; subscribing again is harmless.
+  // A resumed session has the subscription already, and the broker sends its backlog at once: a SUBACK
+  // would queue behind all of it (mqtt.js handles packets one at a time), so only a new session subscribes
+  // (the first start, or a broker that lost its state). Hence `resubscribe: false` above.
+  const subscribed = new Promise<void>((resolve, reject) => {
+    client.on('connect', (connack) => {
+      if (connack.sessionPresent) return resolve();
       client.subscribe(options.topic, { qos: 1 }, (error) => (error ? reject(error) : resolve()));
-      void connack;
     });
     client.once('error', reject);
   });
+  client.connect();
+  await subscribed;
 
   return {
     counts,
