@@ -201,7 +201,7 @@ const { values: args } = parseArgs({
     'bridge-only': { type: 'boolean', default: false },
     ack: { type: 'string', default: 'delivered' },
     devices: { type: 'string', default: '20' },
-    readings: { type: 'string', default: '50' },
+    readings: { type: 'string', default: '25' },
     'linger-ms': { type: 'string' },
     'progress-ms': { type: 'string', default: '1000' },
   },

@@ -34,6 +34,31 @@ async function until(condition: () => boolean, what: string, ms = 60_000): Promi
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
 }
 
+describe('npm run example:mqtt', function () {
+  this.timeout(120_000);
+  before(function () {
+    mosquittoAvailable(this);
+  });
+
+  it('starts its own mosquitto and emulator, and every reading a small fleet published arrives', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'examples/mqtt-bridge.ts', '--devices', '5', '--readings', '20'],
+      { cwd: root, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code, `${stdout}\n${stderr}`).to.equal(0);
+    expect(stderr).to.equal('');
+    expect(stdout).to.match(
+      /^summary: .*\b100 published, 100 in the stream, 0 lost, 0 duplicates, 0 failed$/m,
+    );
+  });
+});
+
 describe('MQTT bridge example under kill -9 (mosquitto + emulator)', function () {
   this.timeout(180_000);
   let broker: Mosquitto | undefined;
