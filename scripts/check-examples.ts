@@ -5,13 +5,14 @@
  *
  * A block gets, appended after its last line (imports hoist, so line numbers stay the block's own):
  * - imports of the names it uses and does not declare, taken from, in order: its own source file's exports,
+ *   the names its source file imports (an internal module's example may use what that module works with),
  *   `rx-kinesis`, `rx-kinesis/testing`, rxjs, @aws-sdk/client-kinesis and a few well-known modules;
  * - the shared ambient prelude (PRELUDE) declaring the free names examples lean on (`client`, `readings$`,
  *   `emu`, …) with the package's real types, so a wrong argument is an error, not an `any`.
  * `'rx-kinesis'` and `'rx-kinesis/testing'` in a block resolve to src/ (the package is not built for tests).
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
@@ -34,7 +35,7 @@ export interface ExampleError {
 
 /** Free names examples use, declared once with real types. */
 const PRELUDE = `
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { KinesisClient, PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
 import type { Socket } from 'node:net';
 import type { Observable } from 'rxjs';
 import type * as api from './src/index.js';
@@ -53,6 +54,14 @@ import type { Stream } from './src/testing/stream-state.js';
 import type { VirtualTimeScheduler } from 'rxjs';
 import type { ShardLimiters } from './src/limits/shard-limiter.js';
 import type { SharedDimensionSettings } from './src/limits/cluster-limiter.js';
+import type { Router } from './src/pipeline/router.js';
+import type { Spool } from './src/spool/index.js';
+import type { KinesisApi } from './src/testing/kinesis-api.js';
+import type { ValidationErrors } from './src/testing/errors.js';
+import type { Shard } from './src/testing/stream-state.js';
+import type { ShardLogs } from './src/testing/shard-log.js';
+import type { RecordLedger } from './src/testing/ledger.js';
+import type { Tally } from './src/cli/tally.js';
 
 declare global {
   /** A source item, as the examples stream them. */
@@ -96,6 +105,29 @@ declare global {
   const records: SharedDimensionSettings;
   const bytes: SharedDimensionSettings;
   const localAdmit: () => Promise<void>;
+  const item: Item;
+  const router: Router<unknown>;
+  /** One PutRecords call and its answer, as a stage sees them. */
+  const request: PutRecordsInput;
+  const response: PutRecordsOutput;
+  const onEmission: (emission: api.KinesisEmission<unknown>) => void;
+  const spool: Spool;
+  /** A caught error. */
+  const e: unknown;
+  // The emulator's parts.
+  const api: KinesisApi;
+  const errors: ValidationErrors;
+  const clock: () => number;
+  const now: number;
+  const shard: Shard;
+  const shardId: string;
+  const logs: ShardLogs;
+  const ledger: RecordLedger;
+  const accountId: string;
+  /** A request body as it arrived. */
+  const body: Buffer;
+  // The CLI's parts.
+  const tally: Tally;
 }
 export {};
 `;
@@ -104,6 +136,13 @@ export {};
 const FILE_LOCALS: Record<string, Record<string, string>> = {
   // A record as the emulator stored it (`emu.records[i]` with data kept), not a pipeline record.
   'src/testing/deaggregate.ts': { record: '{ partitionKey: string; data: Buffer }' },
+  // The request as the emulator's HTTP server received it, not a PutRecords input.
+  'src/testing/codecs.ts': { request: "import('../src/testing/server.js').AnyRequest" },
+  // What a spool stores, not limiter settings.
+  'src/spool/errors.ts': { records: "readonly import('../src/spool/index.js').SpoolRecord[]" },
+  // Each command's own seams (stdin/stdout/env, signals).
+  'src/cli/emulator.ts': { io: "import('../src/cli/emulator.js').EmulatorIo" },
+  'src/cli/put.ts': { io: "import('../src/cli/put.js').PutIo" },
 };
 
 /** Names PRELUDE declares: a block means these, not a library export of the same name (rxjs's `map`). */
@@ -126,6 +165,13 @@ const WELL_KNOWN: Record<string, string> = {
   FaultInjector: '../src/testing/faults.js',
   RecordLedger: '../src/testing/ledger.js',
   hashKeyOf: '../src/kinesis/hash-key.js',
+  createReadStream: 'node:fs',
+  resolveOptions: '../src/options.js',
+  resolveLimiterOptions: '../src/limits/shared-options.js',
+  parsePutArgs: '../src/cli/args.js',
+  parseEmulatorArgs: '../src/cli/args.js',
+  routingHashKey: '../src/testing/routing.js',
+  KinesisError: '../src/testing/errors.js',
 };
 
 /** Every ```ts block in every @example of `file`'s comments. */
@@ -199,6 +245,30 @@ function usedNames(source: ts.SourceFile): Set<string> {
   return names;
 }
 
+/**
+ * The names `file` imports, each with the import statement that brings it into a block written in
+ * `.examples/` (relative specifiers re-rooted there).
+ */
+function importsOf(file: string): Map<string, string> {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+  const found = new Map<string, string>();
+  for (const s of source.statements) {
+    if (!ts.isImportDeclaration(s) || !s.importClause || !ts.isStringLiteral(s.moduleSpecifier)) continue;
+    const spec = s.moduleSpecifier.text;
+    const from = spec.startsWith('.') ? '../' + relative(ROOT, resolve(dirname(file), spec)) : spec;
+    const c = s.importClause;
+    if (c.name) found.set(c.name.text, `import ${c.name.text} from '${from}';`);
+    const b = c.namedBindings;
+    if (b && ts.isNamespaceImport(b)) found.set(b.name.text, `import * as ${b.name.text} from '${from}';`);
+    if (b && ts.isNamedImports(b))
+      for (const e of b.elements) {
+        const what = e.propertyName ? `${e.propertyName.text} as ${e.name.text}` : e.name.text;
+        found.set(e.name.text, `import { ${what} } from '${from}';`);
+      }
+  }
+  return found;
+}
+
 const OPTIONS: ts.CompilerOptions = {
   target: ts.ScriptTarget.ES2022,
   lib: ['lib.es2024.d.ts'],
@@ -246,12 +316,15 @@ export function checkExamples(examples: readonly Example[] = sourceFiles().flatM
     const parsed = ts.createSourceFile(name, code, ts.ScriptTarget.ES2022, true);
     const declared = declaredNames(parsed);
     const own = exportsOf(example.file, example.file);
+    const fileImports = importsOf(example.file);
+    const statements: string[] = [];
     const imports = new Map<string, string[]>();
     const add = (module: string, n: string) => imports.set(module, [...(imports.get(module) ?? []), n]);
     for (const n of usedNames(parsed)) {
       if (declared.has(n) || PRELUDE_NAMES.has(n) || FILE_LOCALS[relative(ROOT, example.file)]?.[n]) continue;
       const ownPath = '../' + relative(ROOT, example.file).replace(/\.ts$/, '.js');
       if (own.has(n)) add(ownPath, n);
+      else if (fileImports.has(n)) statements.push(fileImports.get(n)!);
       else {
         const lib = libraries.find(([, names]) => names.has(n));
         if (lib) add(lib[0].startsWith('./') ? '.' + lib[0] : lib[0], n);
@@ -264,6 +337,7 @@ export function checkExamples(examples: readonly Example[] = sourceFiles().flatM
     const tail = [
       ...locals,
       ...[...imports].map(([m, ns]) => `import { ${ns.join(', ')} } from '${m}';`),
+      ...statements,
     ].join(' ');
     virtual.set(name, `${code}\n${tail}\nexport {};\n`);
     origin.set(name, example);

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
  *
  * @example
  * ```ts
- * for await (const line of readLines(stream, 1 << 20)) if (!line.tooLong) console.log(line.line);
+ * for await (const line of readLines(process.stdin, 1 << 20)) if (!line.tooLong) console.log(line.line);
  * ```
  */
 export interface InputLine {
@@ -29,7 +29,7 @@ export interface InputLine {
  *
  * @example
  * ```ts
- * for await (const { line, text } of readLines(createReadStream('events.ndjson'), 1024 * 1024)) parse(text);
+ * for await (const { line, text } of readLines(createReadStream('events.ndjson'), 1024 * 1024)) JSON.parse(text);
  * ```
  */
 export async function* readLines(input: Readable, maxChars: number): AsyncGenerator<InputLine> {

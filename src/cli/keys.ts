@@ -97,7 +97,8 @@ export function compileTemplate(template: string): KeyTemplate {
  *
  * @example
  * ```ts
- * const key = randomKeys();
+ * import { randomBytes } from 'node:crypto';
+ * const key = randomKeys(randomBytes);
  * key(); // e.g. '9f1c04be77a0d3e2'
  * ```
  */

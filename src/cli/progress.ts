@@ -12,7 +12,7 @@ import type { Tally } from './tally.js';
  *
  * @example
  * ```ts
- * const progress = new Progress(tally, metrics, 'events', process.stderr, { tty: false, intervalMs: 10_000 });
+ * const progress = new Progress(tally, metrics, 'events', process.stderr, { tty: false, intervalMs: 10_000, retrying: () => 0 });
  * ```
  */
 export interface ProgressOptions {

@@ -92,7 +92,10 @@ export function recordBuilder(
  *
  * @example
  * ```ts
- * for await (const x of readRecords(process.stdin, '-', 'ndjson', build, 1 << 20)) send(x);
+ * const build = recordBuilder({ key: { field: 'id' } });
+ * for await (const x of readRecords(process.stdin, '-', 'ndjson', build, 1 << 20))
+ *   if (isProblem(x)) tally.invalid(x);
+ *   else console.log(x.line, x.record.PartitionKey);
  * ```
  */
 export async function* readRecords(
@@ -151,7 +154,8 @@ function toItem(
  *
  * @example
  * ```ts
- * if (isProblem(x)) tally.invalid(x);
+ * const x = { source: '-', line: 9, text: '{oops', reason: 'INVALID_JSON' } as InputItem | InputProblem;
+ * if (isProblem(x)) tally.invalid(x); // else x.record goes to the stream
  * ```
  */
 export function isProblem(x: InputItem | InputProblem): x is InputProblem {

@@ -60,7 +60,7 @@ const fieldLength = (length: number) => 1 + varintLength(length) + length;
  * @example
  * ```ts
  * const message = new AggregateMessage();
- * if (message.bytesWith(record) <= 50 * 1024) message.add(record);
+ * if (message.bytesWith(record.record) <= 50 * 1024) message.add(record.record);
  * const data = message.encode(); // magic + AggregatedRecord + MD5
  * ```
  */

@@ -22,7 +22,8 @@ export interface AdmissionOptions<T> {
  *
  * @example
  * ```ts
- * const admission = new Admission<Item>(resolveOptions({ client, streamName: 'sensors' }), 'sensors');
+ * const toRecord = (i: Item) => ({ PartitionKey: i.key, Data: i.data });
+ * const admission = new Admission<Item>(resolveOptions({ client, streamName: 'sensors', toRecord }), 'sensors');
  * const outcome = admission.offer(item, true);
  * if (outcome === 'full') await admission.room();
  * ```

@@ -30,8 +30,9 @@ export interface PendingRecord<T> {
  *
  * @example
  * ```ts
- * const pending = admitItem(item, options, scheduler.now());
- * if (pending instanceof InvalidRecordError) report(pending);
+ * const toRecord = (i: Item) => ({ PartitionKey: i.key, Data: i.data });
+ * const pending = admitItem(item, resolveOptions({ client, streamName: 'sensors', toRecord }), scheduler.now());
+ * if (pending instanceof InvalidRecordError) console.warn(pending.reason); // names the limit, not the data
  * ```
  */
 export function admitItem<T>(

@@ -59,8 +59,10 @@ export interface RetrierStages<T> {
  *
  * @example
  * ```ts
- * const retrier = new Retrier(resolveOptions({ client, streamName: 'sensors' }),
- *   { limiters, router, stream: 'sensors', settle, emit, fail });
+ * const retrier = new Retrier<unknown>({ ...resolveOptions({ client, streamName: 'sensors' }), random: Math.random }, {
+ *   limiters, router, stream: 'sensors', settle: () => {}, emit: log,
+ *   fail: (code, message) => console.error(code, message),
+ * });
  * retrier.onResponse(batch, request, response, 42);
  * ```
  */

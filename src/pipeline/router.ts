@@ -32,7 +32,10 @@ export interface RouterHooks {
  *
  * @example
  * ```ts
- * const router = new Router({ client, streamName: 'sensors', scheduler }, lanes, { onFailed, onRouted });
+ * const router = new Router<unknown>({ client, streamName: 'sensors', scheduler }, lanes, {
+ *   onFailed: (code, message) => console.error(code, message),
+ *   onRouted: () => {},
+ * });
  * router.route(record); // to its shard's lane now, or once the map is there
  * ```
  */

@@ -30,7 +30,7 @@ export type SpoolErrorCode =
  * try {
  *   await spool.append(records);
  * } catch (e) {
- *   if (e instanceof SpoolError && e.code === 'SPOOL_FULL') shed(records);
+ *   if (e instanceof SpoolError && e.code === 'SPOOL_FULL') deadLetter(records);
  * }
  * ```
  */
@@ -50,7 +50,7 @@ export class SpoolError extends Error {
  *
  * @example
  * ```ts
- * if (e instanceof SpoolFullError) metrics.rejected(e.neededBytes);
+ * if (e instanceof SpoolFullError) console.warn(`spool full: ${e.neededBytes} more bytes needed`);
  * ```
  */
 export class SpoolFullError extends SpoolError {

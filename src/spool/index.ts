@@ -3,7 +3,6 @@
  *
  * @example
  * ```ts
- * import { Spool } from './spool/index.js';
  * const spool = await Spool.open({ directory: '/var/spool/sensors' });
  * ```
  */

@@ -6,6 +6,7 @@ import type { SpoolFsync } from './writer.js';
  *
  * @example
  * ```ts
+ * const hotSource = true; // e.g. a UDP socket: it cannot be paused, so shed the oldest instead
  * const whenFull: SpoolWhenFull = hotSource ? 'drop-oldest' : 'block';
  * ```
  */
@@ -22,7 +23,7 @@ export type SpoolWhenFull =
  *
  * @example
  * ```ts
- * const onDrop = (d: SpoolDrop) => metrics.dropped(d.entries);
+ * const onDrop = (d: SpoolDrop) => console.warn(`spool full: dropped ${d.entries} entries of ${d.file}`);
  * ```
  */
 export interface SpoolDrop {

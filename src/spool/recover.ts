@@ -19,7 +19,7 @@ import {
  *
  * @example
  * ```ts
- * const onCorruption = (c: SpoolCorruption) => log.warn(`${c.kind} in ${c.file} at ${c.offset}`);
+ * const onCorruption = (c: SpoolCorruption) => console.warn(`${c.kind} in ${c.file} at ${c.offset}`);
  * ```
  */
 export interface SpoolCorruption {

@@ -29,7 +29,7 @@ export interface Codec {
  *
  * @example
  * ```ts
- * return { Records: [{ Data: new WireBlob(record.data) }] };
+ * JSON.stringify({ Records: [{ Data: new WireBlob(Buffer.from('hi')) }] }); // '{"Records":[{"Data":"aGk="}]}'
  * ```
  */
 export class WireBlob {
@@ -44,7 +44,7 @@ export class WireBlob {
  *
  * @example
  * ```ts
- * return { ApproximateArrivalTimestamp: new WireTime(record.arrivedAt) };
+ * JSON.stringify({ ApproximateArrivalTimestamp: new WireTime(1_700_000_000_500) }); // '{"ApproximateArrivalTimestamp":1700000000.5}'
  * ```
  */
 export class WireTime {

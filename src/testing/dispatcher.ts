@@ -41,8 +41,9 @@ function count(counts: Record<string, number>, key: string): void {
  *
  * @example
  * ```ts
- * const dispatcher = new Dispatcher(api, faults, server, accountId);
- * const server = await DualProtocolServer.listen((req, res) => dispatcher.receive(req, res));
+ * let dispatcher: Dispatcher | undefined;
+ * const server = await DualProtocolServer.listen((req, res) => dispatcher?.receive(req, res));
+ * dispatcher = new Dispatcher(api, faults, server, accountId);
  * ```
  */
 export class Dispatcher {

@@ -61,7 +61,7 @@ type Input = Unchecked<Record<string, unknown>>;
  *
  * @example
  * ```ts
- * api.register('GetShardIterator', (input) => reader.getShardIterator(input));
+ * api.register('DescribeLimits', () => ({ ShardLimit: 500, OpenShardCount: 1, OnDemandStreamCount: 0, OnDemandStreamCountLimit: 50 }));
  * ```
  */
 export type Action = (input: Input) => unknown;

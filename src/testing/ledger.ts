@@ -130,7 +130,7 @@ function identity(partitionKey: string, dataSha256: string): string {
  *
  * @example
  * ```ts
- * ledger.add({ streamName: 'demo', partitionKey: 'k', explicitHashKey: undefined, data, shardId, sequenceNumber, arrivedAt: Date.now() });
+ * ledger.add({ streamName: 'demo', partitionKey: 'k', explicitHashKey: undefined, data: Buffer.from('hi'), shardId, sequenceNumber: seq, arrivedAt: Date.now() });
  * ```
  */
 export interface WrittenRecord {

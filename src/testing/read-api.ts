@@ -46,9 +46,9 @@ export interface ReadContext {
  *
  * @example
  * ```ts
- * const read = new ReadApi(context);
+ * const read = new ReadApi({ api, logs, iterators: new ShardIterators(), clock: Date.now, accountId });
  * read.registerActions();
- * api.handle('GetShardIterator', { StreamName: 'demo', ShardId, ShardIteratorType: 'TRIM_HORIZON' });
+ * api.handle('GetShardIterator', { StreamName: 'demo', ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' });
  * ```
  */
 export class ReadApi {

@@ -25,8 +25,8 @@ export interface ReadQuotaOptions {
  * @example
  * ```ts
  * const quota = new ReadQuota({}, clock());
- * if (!quota.tryCall(clock())) throw throttled;
- * quota.charge(bytesReturned);
+ * if (!quota.tryCall(clock())) throw new KinesisError('ProvisionedThroughputExceededException', 'Rate exceeded for shard');
+ * quota.charge(2 * 1024 * 1024); // the bytes this GetRecords returned
  * ```
  */
 export class ReadQuota {

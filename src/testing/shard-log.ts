@@ -6,7 +6,7 @@ import type { Shard } from './stream-state.js';
  *
  * @example
  * ```ts
- * const { sequenceNumber, arrivedAt, partitionKey, data }: StoredRecord = log.records[0];
+ * const { sequenceNumber, arrivedAt, partitionKey, data }: StoredRecord = logs.of(shard).records[0];
  * ```
  */
 export interface StoredRecord {

@@ -23,7 +23,7 @@ export type Wire<T> = T extends Uint8Array
  *
  * @example
  * ```ts
- * const input: Unchecked<PutRecordInput> = JSON.parse(body);
+ * const input: Unchecked<PutRecordInput> = JSON.parse(body.toString('utf8'));
  * typeof input.PartitionKey; // anything until checked
  * ```
  */
