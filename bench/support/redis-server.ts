@@ -2,9 +2,8 @@
  * A real `redis-server` of a spec's own, on a free loopback port, with no persistence: started by the spec,
  * stopped after it. Never the system instance (CI's Debian package may start one on 6379).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { connects, startDaemon } from '../../examples/support/daemon.js';
 
 /** Where Debian's `redis-server` package puts the binary; `REDIS_SERVER` overrides it. */
 export const REDIS_SERVER_BINARY = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
@@ -41,33 +40,6 @@ export function redisAvailable(context: Mocha.Context): boolean {
   return false;
 }
 
-/** A port nobody listens on now: bind port 0, read it, let it go (redis-server needs an explicit port). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Sends PING over a raw socket; resolves true on +PONG. */
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
-
 /**
  * Starts `redis-server` on a free loopback port and resolves once it answers PING.
  *
@@ -80,60 +52,28 @@ function ping(port: number): Promise<boolean> {
  * ```
  */
 export async function startRedis(): Promise<RedisServer> {
-  // Another process may take the port between freePort() and redis binding it: try a few.
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    const child = spawn(
-      REDIS_SERVER_BINARY,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--loglevel',
-        'warning',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    let gone = false;
-    void exited.then(() => (gone = true));
-    const deadline = Date.now() + 10_000;
-    while (!gone && Date.now() < deadline) {
-      if (await ping(port)) return handle(child, port, exited);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    if (!gone) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    if (attempt >= 3) throw new Error(`redis-server did not start on port ${port}: ${output.trim()}`);
-  }
-}
-
-function handle(child: ChildProcess, port: number, exited: Promise<void>): RedisServer {
-  let stopped: Promise<void> | undefined;
-  // A run that ends without stop() (an uncaught error, a closed pipe) must not leave the server behind.
-  const orphaned = () => child.kill('SIGKILL');
-  process.once('exit', orphaned);
-  void exited.then(() => process.removeListener('exit', orphaned));
-  return {
-    host: '127.0.0.1',
-    port,
-    pid: child.pid!,
-    stop(signal: NodeJS.Signals = 'SIGKILL') {
-      stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-        await exited;
-      })();
-      return stopped;
-    },
-  };
+  const daemon = await startDaemon({
+    name: 'redis-server',
+    binary: REDIS_SERVER_BINARY,
+    args: (port) => [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--loglevel',
+      'warning',
+    ],
+    // PING over a raw socket; ready on +PONG.
+    ready: (port) =>
+      connects(port, (socket, done) => {
+        socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+        socket.write('PING\r\n');
+      }),
+    stopSignal: 'SIGKILL',
+  });
+  return { host: '127.0.0.1', port: daemon.port, pid: daemon.pid, stop: (signal) => daemon.stop(signal) };
 }
