@@ -122,11 +122,11 @@ export class Admission<T> {
     for (const w of waiters) w.resolve();
   }
 
-  /** Fails every waiting `put()` and `flush()` (the pipeline failed or was destroyed). */
-  rejectWaiters(error: unknown): void {
-    const waiters = [...this.waiters, ...this.flushes];
+  /** Fails every waiting `put()`, and `flush()` unless `puts` only (the pipeline failed or was destroyed). */
+  rejectWaiters(error: unknown, putsOnly = false): void {
+    const waiters = putsOnly ? this.waiters : [...this.waiters, ...this.flushes];
     this.waiters = [];
-    this.flushes = [];
+    if (!putsOnly) this.flushes = [];
     for (const w of waiters) w.reject(error);
   }
 

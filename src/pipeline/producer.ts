@@ -231,7 +231,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     this.collector.drain();
     this.sender.drain();
     this.shutdown();
-    this.admission.rejectWaiters(new KinesisSinkError(code, message, [], { cause }));
+    this.admission.rejectWaiters(new KinesisSinkError(code, message, [], { cause }), true); // flushes: at the end
     this.checkFinished();
   }
 
