@@ -13,7 +13,6 @@ import {
   toKinesis,
   type PutRecordsEmission,
 } from '../src/index.js';
-import { startEmulator } from '../src/testing/index.js';
 import { EmulatorKit } from './support/emulator-kit.js';
 import { start } from './support/run.js';
 import { withVirtualTime } from './support/virtual-time.js';
