@@ -18,7 +18,7 @@ export type LifecycleState = 'open' | 'ending' | 'failing' | 'done' | 'closed';
  *
  * @example
  * ```ts
- * const life = new Lifecycle<Item>(scheduler, () => producer.expire());
+ * const life = new Lifecycle<Item>(scheduler, (code, message) => console.warn(code, message));
  * life.deadline(10_000); // at most 10 s from now
  * await life.finished;
  * ```

@@ -31,7 +31,8 @@ export interface ProducerStats {
  *
  * @example
  * ```ts
- * const stats = statsOf(admission.live, lanes, collector, retrier, order);
+ * const empty = { size: 0, bytes: 0, shardIds: () => [] };
+ * const stats: ProducerStats = statsOf(empty, empty, empty, empty, undefined); // buffered: 0
  * ```
  */
 export function statsOf(
