@@ -36,6 +36,7 @@ function pending(input: KinesisRecordInput, shardId = 'shard'): PendingRecord<Ki
     firstSentAt: undefined,
     shardId,
     live: false,
+    seq: 0,
     prev: undefined,
     next: undefined,
   };

@@ -14,7 +14,12 @@ export type KinesisSinkErrorCode =
   /** The shard map could not be loaded. */
   | 'SHARD_MAP_FAILED'
   /** A hot source pushed more than `maxBufferedRecords`/`maxBufferedBytes` can hold. */
-  | 'BUFFER_OVERFLOW';
+  | 'BUFFER_OVERFLOW'
+  /**
+   * The drain deadline (`close({ deadlineMs })`, `drainTimeoutMs`) passed before every item was final.
+   * `unsent` also holds the items of requests aborted in flight: Kinesis may have applied those.
+   */
+  | 'DRAIN_TIMEOUT';
 
 /**
  * Ends a pipeline that cannot go on. `unsent` holds every source item that was accepted but neither

@@ -10,7 +10,7 @@
  * @module rx-kinesis
  */
 export { toKinesis } from './to-kinesis.js';
-export { putAll } from './put-all.js';
+export { putAll, type PutAllOptions } from './put-all.js';
 export { KinesisProducer } from './pipeline/producer.js';
 export type { ProducerStats } from './pipeline/stats.js';
 export {

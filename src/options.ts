@@ -155,6 +155,13 @@ export interface ToKinesisOptions<T = KinesisRecordInput, A extends boolean = fa
    * for `putAll()` and `KinesisProducer` (they take only what fits, so more buffer only costs memory).
    */
   maxBufferedBytes?: number;
+  /**
+   * `toKinesis()`/`putAll()`: how long the pipeline may drain once its source has ended (`putAll`: or its
+   * `signal` aborted). Then requests in flight are aborted and it errors with a `KinesisSinkError`
+   * `DRAIN_TIMEOUT` holding every item not delivered in `unsent` (see README, "Shutting down"). Default
+   * `Infinity`: drain until every item is final (each is bounded by `recordTtlMs`/`maxAttempts`).
+   */
+  drainTimeoutMs?: number;
   /** Time source for linger, backoff and refills; pass a virtual one in tests. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
   /** Random source in [0, 1) for jitter. Default `Math.random`. */
@@ -224,6 +231,7 @@ export function resolveOptions<T>(options: ToKinesisOptions<T, boolean>): Resolv
     retryMaxDelayMs: 5_000,
     maxBufferedRecords: 200_000,
     maxBufferedBytes: 16 * 1024 * 1024,
+    drainTimeoutMs: Infinity,
     scheduler: asyncScheduler,
     random: Math.random,
     toRecord: (item: T) => item as unknown as KinesisRecordInput,
@@ -256,6 +264,7 @@ export function resolveOptions<T>(options: ToKinesisOptions<T, boolean>): Resolv
   positive('retryMaxDelayMs', o.retryMaxDelayMs);
   positive('maxBufferedRecords', o.maxBufferedRecords, Infinity, true);
   positive('maxBufferedBytes', o.maxBufferedBytes);
+  if (!(o.drainTimeoutMs >= 0)) throw new RangeError(`drainTimeoutMs must be ≥ 0, got ${o.drainTimeoutMs}`);
   if (o.maxBufferedBytes < o.maxRecordBytes) {
     throw new RangeError(
       `maxBufferedBytes (${o.maxBufferedBytes}) must be at least maxRecordBytes (${o.maxRecordBytes})`,

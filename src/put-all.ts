@@ -6,24 +6,55 @@ import { KinesisProducer } from './pipeline/producer.js';
 import type { KinesisRecordInput } from './kinesis/records.js';
 
 /**
+ * Options of `putAll()`: those of `toKinesis()`, and a `signal` to stop pulling.
+ *
+ * @example
+ * ```ts
+ * const stop = new AbortController();
+ * process.once('SIGTERM', () => stop.abort());
+ * const options: PutAllOptions = { client, streamName: 'sensors', signal: stop.signal, drainTimeoutMs: 10_000 };
+ * ```
+ */
+export interface PutAllOptions<T = KinesisRecordInput, A extends boolean = false> extends ToKinesisOptions<
+  T,
+  A
+> {
+  /**
+   * Stops pulling the source when aborted (a SIGTERM handler, a request's end): no `next()` is called on it
+   * again and its `return()` is called; an item already pulled is still taken. What was taken then drains
+   * within `drainTimeoutMs`, which starts at the abort, and the Observable completes, or errors with
+   * `DRAIN_TIMEOUT` and the items not delivered in `unsent`. Unlike unsubscribing, nothing is dropped.
+   */
+  signal?: AbortSignal;
+}
+
+/**
  * Like `from(source).pipe(toKinesis(options))`, but pulls the next item only while the buffer has room:
  * a fast cold source (a million lines of a file, a database cursor) is written with bounded memory,
  * `maxBufferedRecords` / `maxBufferedBytes`, instead of being read ahead.
+ *
+ * Stopping: abort `signal` to stop pulling and drain (bounded by `drainTimeoutMs`, from the abort); the
+ * source's own end also starts the drain. Unsubscribing stops at once: requests in flight are cancelled
+ * and nothing more is reported.
  *
  * @example
  * ```ts
  * async function* readings() {
  *   for (let i = 0; i < 1_000_000; i++) yield { PartitionKey: `d${i % 100}`, Data: `{"i":${i}}` };
  * }
- * putAll(readings(), { client, streamName: 'sensors', maxBufferedRecords: 10_000 }).subscribe({
+ * const stop = new AbortController();
+ * process.once('SIGTERM', () => stop.abort());
+ * putAll(readings(), { client, streamName: 'sensors', signal: stop.signal, drainTimeoutMs: 10_000 }).subscribe({
  *   complete: () => console.log('all sent'),
+ *   error: (e) => console.error(`${e.unsent?.length ?? 0} not delivered`),
  * });
  * ```
  */
 export function putAll<T = KinesisRecordInput, A extends boolean = false>(
   source: AsyncIterable<T> | Iterable<T>,
-  options: ToKinesisOptions<T, A>,
+  options: PutAllOptions<T, A>,
 ): Observable<EmissionOf<T, A>> {
+  const { signal, ...producerOptions } = options;
   return new Observable<EmissionOf<T, A>>((subscriber) => {
     // A fatal error must end the Observable at once, not when a slow source next yields: each wait for the
     // source's next item can also be woken by the failure. (Not Promise.race against one long-lived promise:
@@ -31,25 +62,43 @@ export function putAll<T = KinesisRecordInput, A extends boolean = false>(
     let hasFailed = false;
     let wakeOnFailure: ((failed: 'failed') => void) | undefined;
     const producer = new KinesisProducer<T, A>(
-      options,
+      producerOptions,
       (emission) => subscriber.next(emission),
       () => {
         hasFailed = true;
         wakeOnFailure?.('failed');
       },
     );
+    const drainTimeoutMs = options.drainTimeoutMs ?? Infinity;
     let cancelled = false;
+    const iterator =
+      Symbol.asyncIterator in source
+        ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
+        : (source as Iterable<T>)[Symbol.iterator]();
+    let returned = false;
+    // Leaving early: let the source clean up (close its file, cursor...), as for-await would.
+    const leave = () => {
+      if (returned) return;
+      returned = true;
+      void Promise.resolve()
+        .then(() => iterator.return?.())
+        .catch(() => {});
+    };
+    // The signal: no more pulls; the drain's deadline starts now. A pull under way is still awaited (its
+    // item is taken), but `return()` asks the source to end it: a socket or stream iterator answers done
+    // at once, and a source that ignores it holds the drain at most until the deadline.
+    const onAbort = () => {
+      producer.startDeadline(drainTimeoutMs);
+      leave();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
 
     void (async () => {
       let stopReason: unknown;
       // Pulled from the source but not (yet) taken by the producer: if the pipeline fails, it is unsent too.
       let inHand: T[] = [];
-      const iterator =
-        Symbol.asyncIterator in source
-          ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
-          : (source as Iterable<T>)[Symbol.iterator]();
       try {
-        for (;;) {
+        while (!signal?.aborted) {
           const next = await new Promise<IteratorResult<T> | 'failed'>((resolve, reject) => {
             if (hasFailed) return resolve('failed');
             wakeOnFailure = resolve;
@@ -67,12 +116,10 @@ export function putAll<T = KinesisRecordInput, A extends boolean = false>(
         if (cancelled) return;
         stopReason = error;
       } finally {
-        // Leaving early: let the source clean up (close its file, cursor...), as for-await would.
-        if (cancelled || hasFailed || stopReason !== undefined) {
-          void Promise.resolve(iterator.return?.()).catch(() => {});
-        }
+        if (cancelled || hasFailed || stopReason !== undefined || signal?.aborted) leave();
       }
-      producer.end().then(
+      signal?.removeEventListener('abort', onAbort);
+      producer.close({ deadlineMs: drainTimeoutMs }).then(
         () => (stopReason === undefined ? subscriber.complete() : subscriber.error(stopReason)),
         (failure) => subscriber.error(withUnsent(failure, inHand)),
       );
@@ -80,6 +127,7 @@ export function putAll<T = KinesisRecordInput, A extends boolean = false>(
 
     return () => {
       cancelled = true;
+      signal?.removeEventListener('abort', onAbort);
       producer.destroy();
     };
   });

@@ -16,9 +16,13 @@ import { InvalidRecordError, type KinesisRecordInput } from './kinesis/records.j
  *   everything accepted before it has been sent;
  * - `KinesisSinkError` when Kinesis cannot be written to (unknown stream, access denied, KMS), with every
  *   undelivered item in `unsent`;
- * - the source's own error, after everything accepted has been sent.
+ * - the source's own error, after everything accepted has been sent;
+ * - `KinesisSinkError` `DRAIN_TIMEOUT` when `drainTimeoutMs` passed after the source ended: requests in
+ *   flight are aborted and every item not delivered is in `unsent` (aborted ones may have been applied).
  *
- * Unsubscribing cancels requests in flight and clears every timer.
+ * To shut down gracefully, end the source — `takeUntil(fromEvent(process, 'SIGTERM'))` — and set
+ * `drainTimeoutMs` (see README, "Shutting down"). Unsubscribing stops at once: it cancels requests in
+ * flight, clears every timer, and reports nothing more.
  *
  * @example
  * ```ts
@@ -54,8 +58,9 @@ export function toKinesis<T = KinesisRecordInput, A extends boolean = false>(
         () => stop.next(),
       );
 
+      // The drain's deadline (`drainTimeoutMs`) starts when the source ends, however it ends.
       const finish = (error?: unknown) =>
-        producer.end().then(
+        producer.close({ deadlineMs: options.drainTimeoutMs }).then(
           () => (error === undefined ? subscriber.complete() : subscriber.error(error)),
           // The item the source was left at (it did not fit, or was invalid) was not delivered either.
           (failure) => subscriber.error(withUnsent(failure, itemsOf<T>(error))),

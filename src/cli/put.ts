@@ -1,8 +1,9 @@
 /**
  * `rx-kinesis put`: input lines → putAll() → Kinesis, with every record accounted for. The input is an
  * async generator that putAll() pulls only while the producer's buffer has room, so a file of any size is
- * read at the pace Kinesis takes it. A signal stops the reading; what was read drains until
- * `--drain-timeout`, and whatever is still unsent then goes to the dead-letter file.
+ * read at the pace Kinesis takes it. A signal aborts putAll()'s `signal` (it stops pulling) and what was
+ * read drains for `--drain-timeout` (`drainTimeoutMs`): the library's one shutdown mechanism. What is still
+ * unsent then (the DRAIN_TIMEOUT's `unsent`) goes to the dead-letter file.
  */
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { createReadStream } from 'node:fs';
@@ -128,7 +129,8 @@ export async function runPut(config: PutConfig, io: PutIo): Promise<number> {
 
   let subscription: Subscription | undefined;
   let fatal: unknown;
-  let drainTimer: NodeJS.Timeout | undefined;
+  let draining = false;
+  const stopPulling = new AbortController();
   const done = new Promise<void>((resolve) => {
     const finish = (error?: unknown) => {
       fatal = error;
@@ -154,6 +156,8 @@ export async function runPut(config: PutConfig, io: PutIo): Promise<number> {
         maxAttempts: config.maxAttempts,
         maxBufferedRecords: config.maxBufferedRecords,
         metrics,
+        signal: stopPulling.signal,
+        drainTimeoutMs: config.drainTimeoutMs,
       });
     } catch (error) {
       finish(error);
@@ -169,15 +173,16 @@ export async function runPut(config: PutConfig, io: PutIo): Promise<number> {
     reading?.destroy();
   };
   const onSignal = (signal: NodeJS.Signals) => {
-    if (drainTimer !== undefined) {
+    if (draining) {
       abandon(`second ${signal}`);
       return;
     }
+    draining = true;
     stop(signal);
+    stopPulling.abort(); // putAll stops pulling; the drain's deadline (--drain-timeout) starts now
     io.stderr.write(
       `\n${signal}: stopped reading; draining ${outstanding.size} records (up to ${config.drainTimeoutMs / 1000} s, again to abandon)\n`,
     );
-    drainTimer = setTimeout(() => abandon('--drain-timeout'), config.drainTimeoutMs);
   };
   let abandoned: string | undefined;
   let abandonNow: () => void = () => {};
@@ -192,7 +197,6 @@ export async function runPut(config: PutConfig, io: PutIo): Promise<number> {
   try {
     await Promise.race([done, new Promise<void>((resolve) => (abandonNow = resolve))]);
   } finally {
-    clearTimeout(drainTimer);
     io.signals.off('SIGINT', onSignal);
     io.signals.off('SIGTERM', onSignal);
     progress?.stop();
@@ -200,11 +204,14 @@ export async function runPut(config: PutConfig, io: PutIo): Promise<number> {
     client.destroy();
   }
 
+  // The drain deadline passed: not a failure of the run; its rest is unsent (exit 75, the dead letter).
+  if (fatal instanceof KinesisSinkError && fatal.code === 'DRAIN_TIMEOUT') abandoned = '--drain-timeout';
   if (fatal instanceof KinesisSinkError) {
     for (const item of fatal.unsent as readonly InputItem[]) {
       outstanding.delete(item);
-      tally.unsent(item, fatal.code);
+      tally.unsent(item, abandoned === undefined ? fatal.code : 'UNSENT');
     }
+    if (abandoned !== undefined) fatal = undefined;
   }
   for (const item of outstanding)
     tally.unsent(item, abandoned !== undefined ? 'UNSENT' : 'UNSENT_AFTER_ERROR');

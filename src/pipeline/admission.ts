@@ -30,7 +30,10 @@ export interface AdmissionOptions<T> {
  */
 export class Admission<T> {
   readonly live = new LiveRecords<T>();
+  private detach: (() => void) | undefined;
   private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** `flush()`es waiting, each for every record below its mark (a `LiveRecords` sequence) to be final. */
+  private flushes: { mark: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
 
   constructor(
     private readonly options: AdmissionOptions<T>,
@@ -57,9 +60,27 @@ export class Admission<T> {
     return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
-  /** The record is final: it leaves the buffer. False if it had already left. */
+  /** Flushes are waiting (requests then go out at once rather than linger). */
+  get flushing(): boolean {
+    return this.flushes.length > 0;
+  }
+
+  /**
+   * Resolves once every record taken so far is final: once the oldest live record's sequence reaches the
+   * count taken now. Later records do not hold it up, so a producer fed without pause still sees it resolve.
+   */
+  flushed(): Promise<void> {
+    const mark = this.live.added;
+    if (this.live.oldest >= mark) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.flushes.push({ mark, resolve, reject }));
+  }
+
+  /** The record is final: it leaves the buffer (and may end flushes). False if it had already left. */
   settle(record: PendingRecord<T>): boolean {
     if (!this.live.delete(record)) return false;
+    const oldest = this.live.oldest;
+    // Marks only grow, so the flushes done are a prefix.
+    while (this.flushes.length > 0 && this.flushes[0].mark <= oldest) this.flushes.shift()!.resolve();
     const metrics = this.options.metrics;
     if (metrics && record.firstSentAt !== undefined)
       metrics.buffered(this.stream, record.shardId, record.firstSentAt - record.acceptedAt);
@@ -80,19 +101,32 @@ export class Admission<T> {
     return unsent;
   }
 
-  /** Reports the buffer's size to the metrics while attached; returns the detach (undefined: no metrics). */
-  attachMetrics(): (() => void) | undefined {
+  /** Reports the buffer's size to the metrics (if any) until {@link detachMetrics}. */
+  attachMetrics(): void {
     const live = this.live;
-    return this.options.metrics?.attach(this.stream, () => ({
+    this.detach = this.options.metrics?.attach(this.stream, () => ({
       pending: live.size,
       pendingBytes: live.bytes,
     }));
   }
 
-  /** Fails every waiting `put()` (the pipeline failed or was destroyed). */
-  rejectWaiters(error: unknown): void {
+  detachMetrics(): void {
+    this.detach?.();
+    this.detach = undefined;
+  }
+
+  /** Wakes every waiting `put()` whether or not there is room (the producer closes: they are taken). */
+  wakeWaiters(): void {
     const waiters = this.waiters;
     this.waiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  /** Fails every waiting `put()`, and `flush()` unless `puts` only (the pipeline failed or was destroyed). */
+  rejectWaiters(error: unknown, putsOnly = false): void {
+    const waiters = putsOnly ? this.waiters : [...this.waiters, ...this.flushes];
+    this.waiters = [];
+    if (!putsOnly) this.flushes = [];
     for (const w of waiters) w.reject(error);
   }
 

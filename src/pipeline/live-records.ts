@@ -10,9 +10,17 @@ export class LiveRecords<T> {
   private tail: PendingRecord<T> | undefined;
   size = 0;
   bytes = 0;
+  /** Records ever added: the next one's sequence number. */
+  added = 0;
+
+  /** The oldest live record's sequence number (`added` when none is live): every record below it is final. */
+  get oldest(): number {
+    return this.head?.seq ?? this.added;
+  }
 
   add(record: PendingRecord<T>): void {
     record.live = true;
+    record.seq = this.added++;
     record.prev = this.tail;
     record.next = undefined;
     if (this.tail) this.tail.next = record;

@@ -19,8 +19,9 @@ export interface PendingRecord<T> {
   firstSentAt: number | undefined;
   /** The shard it was routed to for the current attempt. */
   shardId: string;
-  /** Links of the producer's list of live records (see LiveRecords). */
+  /** Links of the producer's list of live records (see LiveRecords), and its place in acceptance order. */
   live: boolean;
+  seq: number;
   prev: PendingRecord<T> | undefined;
   next: PendingRecord<T> | undefined;
 }
@@ -59,6 +60,7 @@ export function admitItem<T>(
     firstSentAt: undefined,
     shardId: '',
     live: false,
+    seq: 0,
     prev: undefined,
     next: undefined,
   };

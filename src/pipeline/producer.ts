@@ -7,19 +7,21 @@ import { Admission } from './admission.js';
 import { BatchCollector } from './batch-collector.js';
 import type { EmissionOf } from './emissions.js';
 import { KeyOrder } from './key-order.js';
+import { Lifecycle } from './lifecycle.js';
 import { Retrier } from './retrier.js';
 import { Router } from './router.js';
 import { Sender } from './sender.js';
 import { ShardLanes } from './shard-lanes.js';
-import type { ProducerStats } from './stats.js';
+import { statsOf, type ProducerStats } from './stats.js';
 
 /**
  * The pipeline behind `toKinesis()`, for callers that push: `put()` resolves once the item is buffered and
  * waits while the buffer is full, so a fast cold source (an async iterable, a file) is fed with bounded
- * memory. `end()` sends everything and resolves when every item is delivered or finally failed.
+ * memory. `flush()` waits for what was put so far and keeps the producer open; `close({ deadlineMs })`
+ * sends what the deadline allows (README, "Shutting down").
  *
- * This class only wires the stages and runs the lifecycle (admission and back-pressure, end, failure,
- * teardown); every decision lives in a stage, and each edge is one call named after the next stage:
+ * This class only wires the stages and runs the lifecycle (admission and back-pressure, flush, close,
+ * failure, teardown); every decision lives in a stage, and each edge is one call named after the next stage:
  *
  * ```text
  *  put/offer ─► admission.offer (Admission: validate, buffer, back-pressure)
@@ -33,23 +35,20 @@ import type { ProducerStats } from './stats.js';
  *         ├─► backoff ─► router.route (retries, after jittered backoff)
  *         └─► router.holdForRefresh / refresh (misplaced aggregates, stale map)
  *  router, map refreshed ─► lanes.retire (closed shards: records routed again, their limiters dropped)
+ *  flush / close ─► life (Lifecycle: state, flushes waiting, linger off, the deadline, what is left at it)
  * ```
  *
  * @example
  * ```ts
  * const producer = new KinesisProducer({ client, streamName: 'sensors' }, (emission) => log(emission));
  * for await (const line of lines) await producer.put({ PartitionKey: key(line), Data: line });
- * await producer.end();
+ * await producer.close({ deadlineMs: 10_000 }); // rejects with DRAIN_TIMEOUT and `unsent` if time ran out
  * ```
  */
 export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> {
   private readonly options: ResolvedOptions<T>;
   private readonly admission: Admission<T>;
-  private state: 'open' | 'ending' | 'failing' | 'done' | 'closed' = 'open';
-  private failure: { code: KinesisSinkErrorCode; message: string; cause: unknown } | undefined;
-  private readonly finished: Promise<void>;
-  private settleFinished!: { resolve: () => void; reject: (e: unknown) => void };
-  private detachMetrics: (() => void) | undefined;
+  private readonly life: Lifecycle<T>;
   private readonly limiters: ShardLimiters;
   private readonly sender: Sender<T>;
   private readonly collector: BatchCollector<T>;
@@ -67,9 +66,8 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
   ) {
     const o = (this.options = resolveOptions(options));
     const stream = (o.streamName ?? o.streamARN)!; // metrics count under the stream's name, else its ARN
-    this.finished = new Promise((resolve, reject) => (this.settleFinished = { resolve, reject }));
-    this.finished.catch(() => {}); // the caller observes it through end()
     this.admission = new Admission(o, stream);
+    this.life = new Lifecycle<T>(o.scheduler, (code, message) => this.fail(code, message, undefined, true));
 
     // Built from the last stage back, so each stage is given the next one already made. The one edge that
     // points back is the pipeline's loop: a response goes to the retrier, which routes retries again.
@@ -106,46 +104,35 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
       limiters: this.limiters,
       router,
       stream,
-      // A final record leaves the buffer (waking waiting puts) and lets its key's next record through.
+      // A final record leaves the buffer (waking waiting puts and flushes); its key's next record goes.
       settle: (record) => this.admission.settle(record) && this.order?.release(record),
       emit: (emission) => this.onEmission(emission as EmissionOf<T, A>),
       fail: (code, message, cause) => this.fail(code, message, cause),
     });
-    this.detachMetrics = this.admission.attachMetrics();
+    this.admission.attachMetrics();
   }
 
   /** False once the pipeline failed or ended: stop feeding it. */
   get accepting(): boolean {
-    return this.state === 'open';
+    return this.life.state === 'open';
   }
 
   /** What the producer holds right now. */
   get stats(): ProducerStats {
-    const { live } = this.admission;
-    return {
-      buffered: live.size,
-      bufferedBytes: live.bytes,
-      queued: this.lanes.size,
-      collecting: this.collector.size,
-      retrying: this.retrier.size,
-      orderWaiting: this.order?.waiting ?? 0,
-      shards: this.lanes.shardIds(),
-    };
+    return statsOf(this.admission.live, this.lanes, this.collector, this.retrier, this.order);
   }
 
   /**
-   * Validates and buffers an item without waiting. Returns `'accepted'`, `'full'` (the buffer limits
-   * would be overrun; nothing was taken) or the `InvalidRecordError` (nothing was taken).
-   *
-   * While the pipeline is failing, items are taken as they come and reported in the error's `unsent`.
-   *
-   * @throws Error once `end()` was called or the pipeline has ended.
+   * Validates and buffers an item without waiting: `'accepted'`, `'full'` or the `InvalidRecordError` (nothing
+   * taken). While failing, items are taken and reported in `unsent`. @throws once closing or ended.
    */
   offer(item: T): 'accepted' | 'full' | InvalidRecordError<T> {
-    if (this.state !== 'open' && this.state !== 'failing') {
-      throw new Error(`KinesisProducer: cannot put once ${this.state === 'ending' ? 'ending' : 'ended'}`);
-    }
-    const pending = this.admission.offer(item, this.state === 'open');
+    this.life.checkTaking(false);
+    return this.admit(item);
+  }
+
+  private admit(item: T): 'accepted' | 'full' | InvalidRecordError<T> {
+    const pending = this.admission.offer(item, this.life.state === 'open');
     if (pending === 'full' || pending instanceof InvalidRecordError) return pending;
     if (this.order) this.order.admit(pending);
     else this.router.route(pending);
@@ -153,13 +140,14 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
   }
 
   /**
-   * Buffers an item, waiting while the buffer is full (back-pressure for cold sources).
-   * An invalid item goes to `onInvalidRecord` when set; otherwise `put` rejects with its
-   * `InvalidRecordError` and the producer carries on.
+   * Buffers an item, waiting while the buffer is full (back-pressure for cold sources). An invalid item
+   * goes to `onInvalidRecord` when set; otherwise `put` rejects with its `InvalidRecordError`. A `put()`
+   * still waiting when `close()` is called is taken (over the bounds): it is part of the drain.
    */
   async put(item: T): Promise<void> {
-    for (;;) {
-      const outcome = this.offer(item);
+    for (let waited = false; ; waited = true) {
+      this.life.checkTaking(waited); // a put waiting when close() came is taken
+      const outcome = this.admit(item);
       if (outcome === 'accepted') return;
       const onInvalid = this.options.onInvalidRecord;
       if (outcome instanceof InvalidRecordError)
@@ -169,36 +157,55 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
   }
 
   /**
-   * Takes no more items, sends everything buffered and resolves once every item is delivered or finally
-   * failed; rejects with a `KinesisSinkError` (carrying the undelivered items) if the pipeline failed.
+   * Resolves once every item put so far is final; the producer stays open. Collected records go out at once,
+   * not after `lingerMs`. Rejects if the pipeline fails first.
    */
-  end(): Promise<void> {
-    if (this.state === 'open') {
-      this.state = 'ending';
+  flush(): Promise<void> {
+    if (this.life.state !== 'open' && this.life.state !== 'ending') return this.life.finished;
+    const flushed = this.admission.flushed();
+    this.flushAtEnd(false);
+    return flushed;
+  }
+
+  /**
+   * Takes no more items, sends what is buffered, and resolves once every item is final. With `deadlineMs`,
+   * at most that long from now: then requests in flight are aborted and it rejects with a `KinesisSinkError`
+   * `DRAIN_TIMEOUT`, every item not delivered in `unsent` (aborted ones may have been applied).
+   */
+  close({ deadlineMs }: { deadlineMs?: number } = {}): Promise<void> {
+    if (this.life.end()) {
+      this.admission.wakeWaiters();
       this.flushAtEnd(false);
       this.checkFinished();
     }
-    return this.finished;
+    if (deadlineMs !== undefined) this.life.deadline(deadlineMs);
+    return this.life.finished;
+  }
+
+  /** `close()` without a deadline. */
+  end = (): Promise<void> => this.close();
+
+  /** The deadline of `close({ deadlineMs })` without closing yet (putAll on `signal`: an item in hand). */
+  startDeadline(deadlineMs: number): void {
+    this.life.deadline(deadlineMs);
   }
 
   /** Stops at once: cancels requests in flight, clears every timer and limiter. Nothing more is emitted. */
   destroy(): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
+    if (!this.life.destroy()) return;
     this.retrier.close();
     this.shutdown();
     this.sender.cancel();
-    this.router.cancel();
     this.admission.rejectWaiters(new Error('KinesisProducer destroyed'));
   }
 
   /**
-   * The one end-of-stream decision: once the source is done and nothing waits for tokens, the request being
-   * collected goes now instead of lingering. Not on each idle while records are held for per-key order: each
+   * The one end-of-stream decision: once the source is done (or a flush waits) and nothing waits for tokens,
+   * the request being collected goes now. Not on each idle while records are held for per-key order: each
    * release would then go out alone, thousands of one-record requests (measured).
    */
   private flushAtEnd(lanesIdle: boolean): void {
-    if (this.state !== 'ending' || this.lanes.size > 0) return;
+    if ((this.life.state !== 'ending' && !this.admission.flushing) || this.lanes.size > 0) return;
     if (lanesIdle && this.order?.waiting) return;
     this.collector.flush();
   }
@@ -208,42 +215,33 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     this.collector.close();
     this.retrier.stopRetrying();
     this.order?.drain();
-    this.router.close();
+    this.router.cancel(); // a map load under way is not needed any more
     void this.limiters.close();
-    this.detachMetrics?.();
-    this.detachMetrics = undefined;
+    this.admission.detachMetrics();
   }
 
   /**
-   * Stops taking and retrying records; once requests in flight have answered, the pipeline ends with a
-   * `KinesisSinkError` holding every item not delivered.
+   * Stops taking and retrying records; once requests in flight have answered (at once with `abort`: the
+   * deadline passed), the pipeline ends with a `KinesisSinkError` holding every item not delivered.
    */
-  private fail(code: KinesisSinkErrorCode, message: string, cause: unknown): void {
-    if (this.state === 'failing' || this.state === 'done' || this.state === 'closed') return;
-    this.state = 'failing';
-    this.failure = { code, message, cause };
+  private fail(code: KinesisSinkErrorCode, message: string, cause: unknown, abort = false): void {
+    if (abort) this.sender.cancel(); // their items stay live, so they are reported unsent
+    if (!this.life.fail(code, message, cause)) return this.checkFinished();
     this.lanes.drain();
     this.collector.drain();
     this.sender.drain();
     this.shutdown();
-    this.admission.rejectWaiters(new KinesisSinkError(code, message, [], { cause }));
+    this.admission.rejectWaiters(new KinesisSinkError(code, message, [], { cause }), true); // flushes: at the end
     this.checkFinished();
   }
 
   private checkFinished(): void {
-    if (this.state === 'ending' && this.admission.live.size === 0) {
-      this.state = 'done';
+    const { state } = this.life;
+    if (state === 'ending' && this.admission.live.size === 0) {
       this.shutdown();
-      this.settleFinished.resolve();
-    } else if (this.state === 'failing' && !this.sender.busy) {
-      this.state = 'done';
-      const { code, message, cause } = this.failure!;
-      const unsent = this.admission.unsent(code);
-      this.detachMetrics?.();
-      this.detachMetrics = undefined;
-      this.settleFinished.reject(
-        new KinesisSinkError<T>(code, `${message} (${unsent.length} items unsent)`, unsent, { cause }),
-      );
+      this.life.complete();
+    } else if (state === 'failing' && !this.sender.busy) {
+      this.admission.rejectWaiters(this.life.failed((code) => this.admission.unsent(code)));
       this.onFailed();
     }
   }

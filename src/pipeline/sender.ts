@@ -44,9 +44,9 @@ export class Sender<T> {
     setMaxListeners(Infinity, this.abort.signal);
   }
 
-  /** Requests in flight plus batches waiting for a slot. */
+  /** Requests in flight plus batches waiting for a slot (none once cancelled: their answers are ignored). */
   get busy(): boolean {
-    return this.inFlight > 0 || this.queue.length > 0;
+    return !this.abort.signal.aborted && (this.inFlight > 0 || this.queue.length > 0);
   }
 
   enqueue(batch: Outgoing<T>[]): void {
@@ -59,7 +59,7 @@ export class Sender<T> {
     this.queue.drain();
   }
 
-  /** Cancels every request in flight. */
+  /** Cancels every request in flight: their answers, if any come, are ignored. */
   cancel(): void {
     this.abort.abort();
   }

@@ -1,3 +1,5 @@
+import type { LiveRecords } from './live-records.js';
+
 /**
  * A snapshot of what a producer holds, for progress displays and tests.
  *
@@ -22,4 +24,31 @@ export interface ProducerStats {
   orderWaiting: number;
   /** Shards with a lane and limiter now (the open shards written to). */
   shards: string[];
+}
+
+/**
+ * The stats of a producer's stages.
+ *
+ * @example
+ * ```ts
+ * const empty = { size: 0, bytes: 0, shardIds: () => [] };
+ * const stats: ProducerStats = statsOf(empty, empty, empty, empty, undefined); // buffered: 0
+ * ```
+ */
+export function statsOf(
+  live: Pick<LiveRecords<unknown>, 'size' | 'bytes'>,
+  lanes: { size: number; shardIds(): string[] },
+  collector: { size: number },
+  retrier: { size: number },
+  order: { waiting: number } | undefined,
+): ProducerStats {
+  return {
+    buffered: live.size,
+    bufferedBytes: live.bytes,
+    queued: lanes.size,
+    collecting: collector.size,
+    retrying: retrier.size,
+    orderWaiting: order?.waiting ?? 0,
+    shards: lanes.shardIds(),
+  };
 }
