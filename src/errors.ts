@@ -19,7 +19,15 @@ export type KinesisSinkErrorCode =
    * The drain deadline (`close({ deadlineMs })`, `drainTimeoutMs`) passed before every item was final.
    * `unsent` also holds the items of requests aborted in flight: Kinesis may have applied those.
    */
-  | 'DRAIN_TIMEOUT';
+  | 'DRAIN_TIMEOUT'
+  /** `spool.directory` is held by another live process (the cause is the `SpoolLockedError`, with its pid). */
+  | 'SPOOL_LOCKED'
+  /** `spool.whenFull: 'reject'` refused items the source had handed over (they are in `unsent`). */
+  | 'SPOOL_FULL'
+  /** The spool could not be opened, written or read (the cause is the `SpoolError`). */
+  | 'SPOOL_FAILED'
+  /** A spooled record breaks this producer's limits (it was written under a larger `maxRecordBytes`). */
+  | 'SPOOL_RECORD_INVALID';
 
 /**
  * Ends a pipeline that cannot go on. `unsent` holds every source item that was accepted but neither

@@ -20,8 +20,22 @@ export {
   resolveOptions,
   type AggregationOptions,
   type ResolvedOptions,
+  type SpooledOptions,
   type ToKinesisOptions,
 } from './options.js';
+export type { SpooledRecord } from './pipeline/spool-stage.js';
+export {
+  SpoolError,
+  SpoolFullError,
+  SpoolLockedError,
+  SPOOL_FORMAT_VERSION,
+  type SpoolCorruption,
+  type SpoolDrop,
+  type SpoolErrorCode,
+  type SpoolFsync,
+  type SpoolOptions,
+  type SpoolWhenFull,
+} from './spool/index.js';
 export type {
   AggregatedPutRecordsEmission,
   EmissionOf,
@@ -46,6 +60,12 @@ export { AGGREGATION_MAGIC } from './kinesis/aggregate-format.js';
 export { KinesisMetrics, type KinesisMetricsOptions, type MeterLike } from './observe/metrics.js';
 export { OTHER_ERROR_CODE } from './observe/counters.js';
 export { rates, type MetricsRates, type StreamRates } from './observe/rates.js';
-export type { MetricsSnapshot, ShardMetrics, StreamMetrics, Summary } from './observe/snapshot.js';
+export type {
+  MetricsSnapshot,
+  ShardMetrics,
+  SpoolMetrics,
+  StreamMetrics,
+  Summary,
+} from './observe/snapshot.js';
 export { listOpenShards, ShardMap, type ShardRange, type StreamRef } from './kinesis/shard-map.js';
 export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './limits/shared-options.js';

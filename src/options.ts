@@ -11,6 +11,8 @@ import type { StreamRef } from './kinesis/shard-map.js';
 import type { AggregationLimits } from './pipeline/aggregation.js';
 import type { KinesisMetrics } from './observe/metrics.js';
 import type { MetricsRecorder } from './observe/recorder.js';
+import { resolveSpoolOptions } from './spool/options.js';
+import type { SpoolOptions } from './spool/index.js';
 
 /**
  * 5 MiB: the Kinesis limit on one PutRecords request (data + partition keys).
@@ -169,6 +171,32 @@ export interface ToKinesisOptions<T = KinesisRecordInput, A extends boolean = fa
 }
 
 /**
+ * Options of a pipeline with a durable spool: {@link ToKinesisOptions} plus `spool`. Each item is appended
+ * to a spool in `spool.directory` before it counts as accepted; memory holds only a window of
+ * `maxBufferedRecords`/`maxBufferedBytes` read back from the disk; records leave the spool once delivered
+ * or finally failed; a producer started on the directory first sends what an earlier process left there.
+ * Emissions then carry `SpooledRecord`s (what the disk holds) instead of your items, which are gone from
+ * memory once appended. See README, "Durable spool", and docs/spool-format.md.
+ *
+ * @example
+ * ```ts
+ * const options: SpooledOptions<Reading> = {
+ *   client,
+ *   streamName: 'sensors',
+ *   toRecord: (r) => ({ PartitionKey: r.deviceId, Data: JSON.stringify(r) }),
+ *   spool: { directory: '/var/spool/sensors', fsync: 'batch', whenFull: 'block' },
+ * };
+ * ```
+ */
+export interface SpooledOptions<T = KinesisRecordInput, A extends boolean = false> extends ToKinesisOptions<
+  T,
+  A
+> {
+  /** The spool: `directory` (one process at a time), and its size, segment, fsync and when-full settings. */
+  spool: SpoolOptions;
+}
+
+/**
  * Options with every default filled in and checked.
  *
  * @example
@@ -189,6 +217,8 @@ export type ResolvedOptions<T> = Required<
     /** Aggregate limits; undefined when aggregation is off. */
     aggregation: AggregationLimits | undefined;
     metrics: MetricsRecorder | undefined;
+    /** The spool's settings with defaults filled in; undefined without a spool. */
+    spool: SpoolOptions | undefined;
   };
 
 function positive(name: string, value: number, max = Infinity, integer = false): number {
@@ -209,7 +239,9 @@ function positive(name: string, value: number, max = Infinity, integer = false):
  * resolveOptions({ client, streamName: 'sensors' }).maxBatchRecords; // 500
  * ```
  */
-export function resolveOptions<T>(options: ToKinesisOptions<T, boolean>): ResolvedOptions<T> {
+export function resolveOptions<T>(
+  options: ToKinesisOptions<T, boolean> | SpooledOptions<T, boolean>,
+): ResolvedOptions<T> {
   if (!options || !options.client) throw new TypeError('toKinesis: `client` (a KinesisClient) is required');
   if (options.streamName === undefined && options.streamARN === undefined) {
     throw new TypeError('toKinesis: name the stream with `streamName` and/or `streamARN`');
@@ -240,6 +272,7 @@ export function resolveOptions<T>(options: ToKinesisOptions<T, boolean>): Resolv
     limiter: resolveLimiterOptions(options.limiter, (options.streamARN ?? options.streamName)!),
     aggregation: undefined as AggregationLimits | undefined,
     metrics: options.metrics as MetricsRecorder | undefined,
+    spool: spoolOf(options),
   };
   positive('maxBatchRecords', o.maxBatchRecords, MAX_BATCH_RECORDS, true);
   checkMaxRecordBytes(o.maxRecordBytes);
@@ -294,6 +327,13 @@ function resolveAggregation(
     );
   }
   return { maxRecords, maxBytes };
+}
+
+function spoolOf<T>(
+  options: ToKinesisOptions<T, boolean> | SpooledOptions<T, boolean>,
+): SpoolOptions | undefined {
+  const spool = 'spool' in options ? options.spool : undefined;
+  return spool === undefined ? undefined : resolveSpoolOptions(spool);
 }
 
 function withoutUndefined<O extends object>(o: O): Partial<O> {

@@ -1,6 +1,8 @@
 import { Observable } from 'rxjs';
 import { withUnsent } from './errors.js';
 import type { ToKinesisOptions } from './options.js';
+import type { SpooledRecord } from './pipeline/spool-stage.js';
+import type { SpoolOptions } from './spool/index.js';
 import type { EmissionOf } from './pipeline/emissions.js';
 import { KinesisProducer } from './pipeline/producer.js';
 import type { KinesisRecordInput } from './kinesis/records.js';
@@ -33,6 +35,11 @@ export interface PutAllOptions<T = KinesisRecordInput, A extends boolean = false
  * a fast cold source (a million lines of a file, a database cursor) is written with bounded memory,
  * `maxBufferedRecords` / `maxBufferedBytes`, instead of being read ahead.
  *
+ * With `spool` ({@link SpooledOptions}), each item pulled is appended to a durable spool on disk (the
+ * source is pulled ahead by at most `maxBufferedRecords`/`Bytes` waiting for their append), a previous
+ * process's leftovers are sent first, and the emissions carry `SpooledRecord`s. A drain deadline then
+ * leaves what is undelivered in the spool and completes.
+ *
  * Stopping: abort `signal` to stop pulling and drain (bounded by `drainTimeoutMs`, from the abort); the
  * source's own end also starts the drain. Unsubscribing stops at once: requests in flight are cancelled
  * and nothing more is reported.
@@ -52,7 +59,15 @@ export interface PutAllOptions<T = KinesisRecordInput, A extends boolean = false
  */
 export function putAll<T = KinesisRecordInput, A extends boolean = false>(
   source: AsyncIterable<T> | Iterable<T>,
+  options: PutAllOptions<T, A> & { spool: SpoolOptions },
+): Observable<EmissionOf<SpooledRecord, A>>;
+export function putAll<T = KinesisRecordInput, A extends boolean = false>(
+  source: AsyncIterable<T> | Iterable<T>,
   options: PutAllOptions<T, A>,
+): Observable<EmissionOf<T, A>>;
+export function putAll<T = KinesisRecordInput, A extends boolean = false>(
+  source: AsyncIterable<T> | Iterable<T>,
+  options: PutAllOptions<T, A> | (PutAllOptions<T, A> & { spool: SpoolOptions }),
 ): Observable<EmissionOf<T, A>> {
   const { signal, ...producerOptions } = options;
   return new Observable<EmissionOf<T, A>>((subscriber) => {
@@ -61,8 +76,9 @@ export function putAll<T = KinesisRecordInput, A extends boolean = false>(
     // every race would leave a reaction on it holding its item, a million items never collected — measured.)
     let hasFailed = false;
     let wakeOnFailure: ((failed: 'failed') => void) | undefined;
+    // One code path for both: with a spool, the items emitted are SpooledRecords (the overloads say so).
     const producer = new KinesisProducer<T, A>(
-      producerOptions,
+      producerOptions as ToKinesisOptions<T, A>,
       (emission) => subscriber.next(emission),
       () => {
         hasFailed = true;
@@ -109,7 +125,8 @@ export function putAll<T = KinesisRecordInput, A extends boolean = false>(
           if (next === 'failed') break;
           if (next.done) break;
           inHand = [next.value];
-          await producer.put(next.value);
+          // Taken, not yet durable: with a spool, waiting for each append would cost an fsync per item.
+          await producer.take(next.value);
           inHand = [];
         }
       } catch (error) {

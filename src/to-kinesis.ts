@@ -1,6 +1,12 @@
 import { Observable, Subject, takeUntil, type OperatorFunction } from 'rxjs';
 import { KinesisSinkError, withUnsent } from './errors.js';
-import { PUSHED_SOURCE_BUFFER_BYTES, resolveOptions, type ToKinesisOptions } from './options.js';
+import {
+  PUSHED_SOURCE_BUFFER_BYTES,
+  resolveOptions,
+  type SpooledOptions,
+  type ToKinesisOptions,
+} from './options.js';
+import type { SpooledRecord } from './pipeline/spool-stage.js';
 import type { EmissionOf } from './pipeline/emissions.js';
 import { KinesisProducer } from './pipeline/producer.js';
 import { InvalidRecordError, type KinesisRecordInput } from './kinesis/records.js';
@@ -24,6 +30,10 @@ import { InvalidRecordError, type KinesisRecordInput } from './kinesis/records.j
  * `drainTimeoutMs` (see README, "Shutting down"). Unsubscribing stops at once: it cancels requests in
  * flight, clears every timer, and reports nothing more.
  *
+ * With `spool` ({@link SpooledOptions}), items are appended to a durable spool on disk and the emissions
+ * carry `SpooledRecord`s; a hot source that outruns the appends past `maxBufferedRecords`/`Bytes` ends
+ * with `BUFFER_OVERFLOW` as without one.
+ *
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -41,9 +51,19 @@ import { InvalidRecordError, type KinesisRecordInput } from './kinesis/records.j
  * ```
  */
 export function toKinesis<T = KinesisRecordInput, A extends boolean = false>(
+  options: SpooledOptions<T, A>,
+): OperatorFunction<T, EmissionOf<SpooledRecord, A>>;
+export function toKinesis<T = KinesisRecordInput, A extends boolean = false>(
   options: ToKinesisOptions<T, A>,
+): OperatorFunction<T, EmissionOf<T, A>>;
+export function toKinesis<T = KinesisRecordInput, A extends boolean = false>(
+  options: ToKinesisOptions<T, A> | SpooledOptions<T, A>,
 ): OperatorFunction<T, EmissionOf<T, A>> {
-  const pushed = { ...options, maxBufferedBytes: options.maxBufferedBytes ?? PUSHED_SOURCE_BUFFER_BYTES };
+  // One code path for both: with a spool, the items emitted are SpooledRecords (the overloads say so).
+  const pushed: ToKinesisOptions<T, A> = {
+    ...options,
+    maxBufferedBytes: options.maxBufferedBytes ?? PUSHED_SOURCE_BUFFER_BYTES,
+  };
   resolveOptions(pushed); // a misconfiguration fails where the pipeline is built, not at first item
   return (source) =>
     new Observable<EmissionOf<T, A>>((subscriber) => {

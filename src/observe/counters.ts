@@ -3,7 +3,7 @@
  * happen and read only when a snapshot is taken (or OpenTelemetry collects).
  */
 import { ATTR_SHARD, ATTR_STREAM, type MetricAttributesLike } from './otel.js';
-import type { ShardMetrics, StreamMetrics, Summary } from './snapshot.js';
+import type { ShardMetrics, SpoolMetrics, StreamMetrics, Summary } from './snapshot.js';
 
 export const THROTTLED = 'ProvisionedThroughputExceededException';
 /**
@@ -93,6 +93,8 @@ type Gauges = () => { pending: number; pendingBytes: number };
  */
 export class StreamCounters {
   received = 0;
+  /** Created by the first spool event: a stream written without a spool reports none. */
+  spool: SpoolMetrics | undefined;
   readonly total: Counts;
   readonly unsharded: Counts;
   readonly shards = new Map<string, Counts>();
@@ -152,6 +154,7 @@ export class StreamCounters {
       kinesisRecordsPerRequest: this.kinesisRecordsPerRequest.summary(),
       userRecordsPerRequest: this.userRecordsPerRequest.summary(),
       shards,
+      ...(this.spool ? { spool: { ...this.spool } } : {}),
     };
   }
 }

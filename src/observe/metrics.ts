@@ -24,6 +24,7 @@ import {
 } from './otel.js';
 import type { MetricsRecorder } from './recorder.js';
 import type { MetricsSnapshot, StreamMetrics } from './snapshot.js';
+import type { SpoolEvent } from './recorder.js';
 
 export type { MeterLike } from './otel.js';
 
@@ -287,6 +288,13 @@ export class KinesisMetrics implements MetricsRecorder {
     add(shard.failedByCode, key, 1);
     s.total.userRecordsFailed++;
     shard.userRecordsFailed++;
+  }
+
+  /** @internal See {@link MetricsRecorder.spool}. */
+  spool(stream: string, event: SpoolEvent, count: number): void {
+    const s = this.stream(stream);
+    s.spool ??= { spooled: 0, replayed: 0, dropped: 0, rejected: 0, lost: 0, corruptions: 0 };
+    s.spool[event] += count;
   }
 
   /** @internal See {@link MetricsRecorder.attach}. */

@@ -34,6 +34,20 @@ export interface MetricsRecorder {
   retried(stream: string, shardId: string | undefined, count: number): void;
   /** One user record finally failed with `code` (an ErrorCode, or e.g. 'RETRIES_EXHAUSTED', 'FATAL_REQUEST_ERROR'). */
   userRecordFailed(stream: string, shardId: string | undefined, code: string): void;
+  /** Durable spool events (`spool` option): `count` entries spooled, replayed from an earlier process, dropped, rejected, or lost to damage; one corruption report. */
+  spool(stream: string, event: SpoolEvent, count: number): void;
   /** A producer starts reporting gauges for `stream`; returns a function that detaches it (call on end/destroy). Gauges are read only when a snapshot is taken (pull, never polled). */
   attach(stream: string, gauges: () => { pending: number; pendingBytes: number }): () => void;
 }
+
+/**
+ * What the spool counters count: entries appended (`spooled`), found at open from an earlier process
+ * (`replayed`), deleted by `whenFull: 'drop-oldest'` (`dropped`), refused by `whenFull: 'reject'`
+ * (`rejected`), lost to damage (`lost`), and damage reports (`corruptions`).
+ *
+ * @example
+ * ```ts
+ * const event: SpoolEvent = 'dropped';
+ * ```
+ */
+export type SpoolEvent = 'spooled' | 'replayed' | 'dropped' | 'rejected' | 'lost' | 'corruptions';

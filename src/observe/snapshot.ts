@@ -85,6 +85,33 @@ export interface StreamMetrics extends ShardMetrics {
   userRecordsPerRequest: Summary;
   /** Per shard id, for the shards written to. */
   shards: Record<string, ShardMetrics>;
+  /** Durable spool counters, present once a pipeline with a `spool` counted something for the stream. */
+  spool?: SpoolMetrics;
+}
+
+/**
+ * A stream's durable-spool counters (pipelines with the `spool` option), cumulative. Nothing the spool
+ * does to an entry is silent: each way an entry can leave it other than being sent is counted here.
+ *
+ * @example
+ * ```ts
+ * const s = metrics.snapshot().streams['sensors']?.spool;
+ * if (s && (s.dropped > 0 || s.lost > 0)) alert(`spool dropped ${s.dropped}, lost ${s.lost} to damage`);
+ * ```
+ */
+export interface SpoolMetrics {
+  /** Entries appended to the spool (items accepted). */
+  spooled: number;
+  /** Entries an earlier process left unsent, found when the spool was opened (sent first). */
+  replayed: number;
+  /** Unsent entries deleted by `whenFull: 'drop-oldest'`. */
+  dropped: number;
+  /** Items refused by `whenFull: 'reject'` (each a `SpoolFullError`, or in a `SPOOL_FULL` error's `unsent`). */
+  rejected: number;
+  /** Entries lost to damage found at open (checksums: never sent as data). */
+  lost: number;
+  /** Damage reports (torn tails, corrupt frames, headers or acks), as given to `spool.onCorruption`. */
+  corruptions: number;
 }
 
 /**

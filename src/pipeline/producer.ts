@@ -3,7 +3,9 @@ import { InvalidRecordError, type KinesisRecordInput } from '../kinesis/records.
 import { streamFields } from '../kinesis/shard-map.js';
 import { ShardLimiters, shardLimiterOptionsOf } from '../limits/shard-limiter.js';
 import { resolveOptions, type ResolvedOptions, type ToKinesisOptions } from '../options.js';
+import type { SpooledOptions } from '../options.js';
 import { Admission } from './admission.js';
+import type { PendingRecord } from './pending.js';
 import { BatchCollector } from './batch-collector.js';
 import type { EmissionOf } from './emissions.js';
 import { KeyOrder } from './key-order.js';
@@ -12,6 +14,7 @@ import { Retrier } from './retrier.js';
 import { Router } from './router.js';
 import { Sender } from './sender.js';
 import { ShardLanes } from './shard-lanes.js';
+import { SpoolStage, type Receipt, type SpooledRecord } from './spool-stage.js';
 import { statsOf, type ProducerStats } from './stats.js';
 
 /**
@@ -24,14 +27,15 @@ import { statsOf, type ProducerStats } from './stats.js';
  * failure, teardown); every decision lives in a stage, and each edge is one call named after the next stage:
  *
  * ```text
- *  put/offer ─► admission.offer (Admission: validate, buffer, back-pressure)
+ *  (with a spool: put/offer ─► spool.offer (SpoolStage: validate, append; its pump reads back into ─┐)
+ *  put/offer ─► admission.offer (Admission: validate, buffer, back-pressure)  ◄─────────────────────┘
  *    ─► order.admit (KeyOrder, per-key only) ─► router.route (Router: shard map, its refresh, records waiting)
  *    ─► lanes.push (ShardLanes: a queue per shard ─► limiters.admit ─► packChunk when aggregating)
  *    ─► collector.add (BatchCollector: requests) ─► sender.enqueue (Sender: PutRecords in flight)
  *    ─► retrier.onResponse / onRequestError (Retrier: decides each entry's outcome)
  *         ├─► limiters.throttled / refund (a throttle charges the shard's tokens, InternalFailure refunds)
  *         ├─► emit (one emission per response)
- *         ├─► settle: admission.settle ─► order.release (the key's next record goes)
+ *         ├─► settle: admission.settle ─► order.release (the key's next record goes) ─► spool.final (ack)
  *         ├─► backoff ─► router.route (retries, after jittered backoff)
  *         └─► router.holdForRefresh / refresh (misplaced aggregates, stale map)
  *  router, map refreshed ─► lanes.retire (closed shards: records routed again, their limiters dropped)
@@ -56,9 +60,21 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
   private readonly router: Router<T>;
   private readonly order: KeyOrder<T> | undefined;
   private readonly retrier: Retrier<T>;
+  private readonly spool: SpoolStage<T> | undefined;
 
+  /** With a `spool`, emissions carry the {@link SpooledRecord}s read back from the disk, not your items. */
+  constructor(
+    options: SpooledOptions<T, A>,
+    onEmission?: (emission: EmissionOf<SpooledRecord, A>) => void,
+    onFailed?: () => void,
+  );
   constructor(
     options: ToKinesisOptions<T, A>,
+    onEmission?: (e: EmissionOf<T, A>) => void,
+    onFailed?: () => void,
+  );
+  constructor(
+    options: ToKinesisOptions<T, A> | SpooledOptions<T, A>,
     /** Receives each response: an {@link AggregatedPutRecordsEmission} when `aggregation` is enabled. */
     private readonly onEmission: (emission: EmissionOf<T, A>) => void = () => {},
     /** Called once, synchronously, when the pipeline has failed: stop feeding it (`end()` rejects). */
@@ -66,8 +82,14 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
   ) {
     const o = (this.options = resolveOptions(options));
     const stream = (o.streamName ?? o.streamARN)!; // metrics count under the stream's name, else its ARN
-    this.admission = new Admission(o, stream);
-    this.life = new Lifecycle<T>(o.scheduler, (code, message) => this.fail(code, message, undefined, true));
+    // With a spool, the buffer holds records read back from the disk: the item's record is made before.
+    this.admission = new Admission(o.spool ? { ...o, toRecord: (r) => r as KinesisRecordInput } : o, stream);
+    this.life = new Lifecycle<T>(
+      o.scheduler,
+      (code, message) => this.fail(code, message, undefined, true),
+      // At the deadline, what a spool holds stays there for the next producer: the drain completes.
+      (code) => code === 'DRAIN_TIMEOUT' && this.spool?.keptAll === true,
+    );
 
     // Built from the last stage back, so each stage is given the next one already made. The one edge that
     // points back is the pipeline's loop: a response goes to the retrier, which routes retries again.
@@ -105,11 +127,22 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
       router,
       stream,
       // A final record leaves the buffer (waking waiting puts and flushes); its key's next record goes.
-      settle: (record) => this.admission.settle(record) && this.order?.release(record),
+      settle: (record) => {
+        if (!this.admission.settle(record)) return;
+        this.order?.release(record);
+        this.spool?.final(record);
+      },
       emit: (emission) => this.onEmission(emission as EmissionOf<T, A>),
       fail: (code, message, cause) => this.fail(code, message, cause),
     });
     this.admission.attachMetrics();
+    this.spool =
+      o.spool &&
+      new SpoolStage<T>(o.spool, o, stream, this.admission, {
+        route: (record) => this.route(record),
+        fail: (code, message, cause) => this.fail(code, message, cause),
+        changed: () => this.checkFinished(),
+      });
   }
 
   /** False once the pipeline failed or ended: stop feeding it. */
@@ -128,31 +161,49 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
    */
   offer(item: T): 'accepted' | 'full' | InvalidRecordError<T> {
     this.life.checkTaking(false);
-    return this.admit(item);
+    return this.admit(item, undefined);
   }
 
-  private admit(item: T): 'accepted' | 'full' | InvalidRecordError<T> {
+  private admit(item: T, receipt: Receipt | undefined): 'accepted' | 'full' | InvalidRecordError<T> {
+    if (this.spool) return this.spool.offer(item, receipt);
     const pending = this.admission.offer(item, this.life.state === 'open');
     if (pending === 'full' || pending instanceof InvalidRecordError) return pending;
-    if (this.order) this.order.admit(pending);
-    else this.router.route(pending);
+    this.route(pending);
     return 'accepted';
   }
 
+  private route(record: PendingRecord<T>): void {
+    if (this.order) this.order.admit(record);
+    else this.router.route(record);
+  }
+
   /**
-   * Buffers an item, waiting while the buffer is full (back-pressure for cold sources). An invalid item
-   * goes to `onInvalidRecord` when set; otherwise `put` rejects with its `InvalidRecordError`. A `put()`
-   * still waiting when `close()` is called is taken (over the bounds): it is part of the drain.
+   * Buffers an item, waiting while the buffer is full (back-pressure for cold sources); with a `spool`,
+   * resolves once the item is in the spool (durable per `spool.fsync`; `SpoolFullError` with `whenFull:
+   * 'reject'`). An invalid item goes to `onInvalidRecord` when set; otherwise `put` rejects with its
+   * `InvalidRecordError`. A `put()` still waiting when `close()` is called is taken: part of the drain.
    */
   async put(item: T): Promise<void> {
+    const receipt = this.spool?.receipt();
+    if (await this.takeWith(item, receipt)) await receipt?.promise;
+  }
+
+  /**
+   * Like `put()`, but resolves once the producer holds the item, not once it is in the spool: a pull loop
+   * (`putAll()`) keeps the spool's group commit fed instead of waiting one fsync per item. True if taken.
+   */
+  take(item: T): Promise<boolean> {
+    return this.takeWith(item, undefined);
+  }
+
+  private async takeWith(item: T, receipt: Receipt | undefined): Promise<boolean> {
     for (let waited = false; ; waited = true) {
       this.life.checkTaking(waited); // a put waiting when close() came is taken
-      const outcome = this.admit(item);
-      if (outcome === 'accepted') return;
-      const onInvalid = this.options.onInvalidRecord;
-      if (outcome instanceof InvalidRecordError)
-        return onInvalid ? onInvalid(outcome) : Promise.reject(outcome);
-      await this.admission.room();
+      const outcome = this.admit(item, receipt);
+      if (outcome === 'accepted') return true;
+      if (!(outcome instanceof InvalidRecordError)) await (this.spool ?? this.admission).room();
+      else if (this.options.onInvalidRecord) return (this.options.onInvalidRecord(outcome), false);
+      else throw outcome;
     }
   }
 
@@ -164,7 +215,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     if (this.life.state !== 'open' && this.life.state !== 'ending') return this.life.finished;
     const flushed = this.admission.flushed();
     this.flushAtEnd(false);
-    return flushed;
+    return this.spool ? this.spool.flushed(flushed) : flushed;
   }
 
   /**
@@ -174,12 +225,14 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
    */
   close({ deadlineMs }: { deadlineMs?: number } = {}): Promise<void> {
     if (this.life.end()) {
+      this.spool?.end();
       this.admission.wakeWaiters();
       this.flushAtEnd(false);
       this.checkFinished();
     }
     if (deadlineMs !== undefined) this.life.deadline(deadlineMs);
-    return this.life.finished;
+    // With a spool, it closes after the end: what is left in it (a deadline, a failure) stays for the next.
+    return this.spool ? this.life.finished.finally(() => this.spool!.close()) : this.life.finished;
   }
 
   /** `close()` without a deadline. */
@@ -197,6 +250,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     this.shutdown();
     this.sender.cancel();
     this.admission.rejectWaiters(new Error('KinesisProducer destroyed'));
+    this.spool?.close().catch(() => {});
   }
 
   /**
@@ -227,6 +281,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
   private fail(code: KinesisSinkErrorCode, message: string, cause: unknown, abort = false): void {
     if (abort) this.sender.cancel(); // their items stay live, so they are reported unsent
     if (!this.life.fail(code, message, cause)) return this.checkFinished();
+    this.spool?.halt(new KinesisSinkError(code, message, [], { cause }));
     this.lanes.drain();
     this.collector.drain();
     this.sender.drain();
@@ -237,11 +292,16 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
 
   private checkFinished(): void {
     const { state } = this.life;
-    if (state === 'ending' && this.admission.live.size === 0) {
+    this.spool?.changed();
+    if (state === 'ending' && this.admission.live.size === 0 && (this.spool?.drained ?? true)) {
       this.shutdown();
       this.life.complete();
     } else if (state === 'failing' && !this.sender.busy) {
-      this.admission.rejectWaiters(this.life.failed((code) => this.admission.unsent(code)));
+      const unsent = (code: KinesisSinkErrorCode) => [
+        ...this.admission.unsent(code),
+        ...(this.spool?.unsent() ?? []),
+      ];
+      this.admission.rejectWaiters(this.life.failed(unsent));
       this.onFailed();
     }
   }

@@ -58,6 +58,8 @@ export class Spool {
 
   /** Entries an earlier process left unacknowledged, found at open; `read` yields them first. */
   readonly recoveredEntries: number;
+  /** The id this process's first append gets: entries below it were left by an earlier process. */
+  readonly firstAppendId: number;
 
   private constructor(
     private readonly options: SpoolDefaults,
@@ -68,6 +70,7 @@ export class Spool {
       this.delete(s),
     );
     this.recoveredEntries = recovered.entries;
+    this.firstAppendId = recovered.nextId;
     this.writer = new SegmentWriter(options.directory, options.fsync, () => this.written());
     this.reader = new SegmentReader(options.directory, () => this.layout.segments, options.readWindowBytes);
     this.acks = new AckLog(options.directory);
