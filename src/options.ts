@@ -142,9 +142,9 @@ export interface ToKinesisOptions<T = KinesisRecordInput, A extends boolean = fa
   metrics?: KinesisMetrics;
   /** Concurrent PutRecords requests. Default 16. */
   maxInFlightRequests?: number;
-  /** Sends per record before it is finally failed. Default 10. */
+  /** Sends per record before it is finally failed. Default 10 (`Infinity` with a `spool`). */
   maxAttempts?: number;
-  /** How long after its first send a record may still be retried. Default 60,000 ms. */
+  /** How long after its first send a record may still be retried. Default 60,000 ms (`Infinity` with a `spool`). */
   recordTtlMs?: number;
   /** First retry delay cap; doubled per attempt, with full jitter. Default 100 ms. */
   retryBaseDelayMs?: number;
@@ -257,8 +257,11 @@ export function resolveOptions<T>(
     ordering: 'none' as 'none' | 'per-key',
     adaptiveRate: true,
     maxInFlightRequests: 16,
-    maxAttempts: 10,
-    recordTtlMs: 60_000,
+    // With a spool, records wait out an outage on disk, not in a retry budget: a retry budget would finally
+    // fail (and ack) them after about a minute. Entry errors are only throttles and InternalFailure, both
+    // passing; errors no retry fixes end the pipeline whatever these say.
+    maxAttempts: 'spool' in options && options.spool ? Infinity : 10,
+    recordTtlMs: 'spool' in options && options.spool ? Infinity : 60_000,
     retryBaseDelayMs: 100,
     retryMaxDelayMs: 5_000,
     maxBufferedRecords: 200_000,
