@@ -21,6 +21,7 @@ import {
 import { peers } from './peers/index.js';
 import { cluster } from './cluster.js';
 import { aggregation } from './aggregation.js';
+import { spoolRecovery, spoolThroughput } from './spool.js';
 import { cliPut } from './cli.js';
 
 const only = new Set(process.argv.slice(2));
@@ -50,6 +51,8 @@ const scenarios: [number, () => Promise<Row[]>][] = [
   [10, () => cluster()],
   [11, () => aggregation()],
   [12, () => cliPut()],
+  [13, () => spoolThroughput()],
+  [14, () => spoolRecovery()],
 ];
 
 for (const [n, run] of scenarios) {
@@ -95,7 +98,12 @@ if (chart) writeFileSync(here('./shard-rate.svg'), shardRateChart(chart, 1000));
 const machines = [...new Set(Object.values(stored).map((s) => s.machine))];
 // `npm run soak` keeps its own section in RESULTS.md between markers: carry it over.
 const previous = existsSync(here('./RESULTS.md')) ? readFileSync(here('./RESULTS.md'), 'utf8') : '';
-const soak = /<!-- soak -->[\s\S]*?<!-- \/soak -->/.exec(previous)?.[0] ?? '';
+const soak = [
+  /<!-- soak -->[\s\S]*?<!-- \/soak -->/.exec(previous)?.[0],
+  /<!-- spool-soak -->[\s\S]*?<!-- \/spool-soak -->/.exec(previous)?.[0],
+]
+  .filter((block) => block !== undefined)
+  .join('\n\n');
 writeFileSync(
   here('./RESULTS.md'),
   `# Benchmark results
