@@ -165,6 +165,25 @@ export function prepareRecord<T>(
   item: T,
   limits: RecordLimits = { maxRecordBytes: DEFAULT_MAX_RECORD_BYTES },
 ): PreparedRecord {
+  const { entry, bytes, hashKey } = validateRecord(item, limits);
+  return { entry, hashKey: hashKey ?? hashKeyOf(entry.PartitionKey), bytes };
+}
+
+/**
+ * `prepareRecord` without the MD5 of the partition key: `hashKey` is set only for an ExplicitHashKey. For a
+ * stage that checks records it does not route yet (the spool validates before appending; the record is
+ * prepared again, hashed, when read back — one MD5 per record instead of two, measured 9% of a spooled run).
+ *
+ * @throws InvalidRecordError naming the reason and the limit.
+ * @example
+ * ```ts
+ * const { entry, bytes } = validateRecord({ PartitionKey: 'device-7', Data: '{"t":21.5}' }, { maxRecordBytes: 1024 });
+ * ```
+ */
+export function validateRecord<T>(
+  item: T,
+  limits: RecordLimits,
+): Omit<PreparedRecord, 'hashKey'> & { hashKey: bigint | undefined } {
   const fail = (reason: InvalidRecordReason, message: string): never => {
     throw new InvalidRecordError(reason, message, item);
   };
@@ -208,7 +227,7 @@ export function prepareRecord<T>(
     );
   }
 
-  let hashKey: bigint;
+  let hashKey: bigint | undefined;
   const entry: PreparedRecord['entry'] = { PartitionKey: partitionKey, Data: data8 };
   if (explicit !== undefined && explicit !== null) {
     if (typeof explicit !== 'string' || !EXPLICIT_HASH_KEY_PATTERN.test(explicit)) {
@@ -226,8 +245,6 @@ export function prepareRecord<T>(
       );
     }
     entry.ExplicitHashKey = explicit as string;
-  } else {
-    hashKey = hashKeyOf(partitionKey);
   }
   return { entry, hashKey, bytes: size };
 }

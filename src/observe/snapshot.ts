@@ -96,7 +96,7 @@ export interface StreamMetrics extends ShardMetrics {
  * @example
  * ```ts
  * const s = metrics.snapshot().streams['sensors']?.spool;
- * if (s && (s.dropped > 0 || s.lost > 0)) alert(`spool dropped ${s.dropped}, lost ${s.lost} to damage`);
+ * if (s && (s.dropped > 0 || s.lost > 0)) console.warn(`spool dropped ${s.dropped}, lost ${s.lost}`);
  * ```
  */
 export interface SpoolMetrics {

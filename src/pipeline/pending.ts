@@ -45,12 +45,7 @@ export function admitItem<T>(
   try {
     record = prepareRecord(options.toRecord(item), options);
   } catch (error) {
-    if (error instanceof InvalidRecordError) {
-      return new InvalidRecordError<T>(error.reason, error.message, item);
-    }
-    return new InvalidRecordError<T>('TO_RECORD_FAILED', `toRecord threw ${describeError(error)}`, item, {
-      cause: error,
-    });
+    return invalidItem(item, error);
   }
   return {
     item,
@@ -64,4 +59,20 @@ export function admitItem<T>(
     prev: undefined,
     next: undefined,
   };
+}
+
+/**
+ * The `InvalidRecordError` for `item`, from what validating it (or its `toRecord`) threw.
+ *
+ * @example
+ * ```ts
+ * const error = invalidItem(item, new Error('boom')); // reason 'TO_RECORD_FAILED', the item attached
+ * ```
+ */
+export function invalidItem<T>(item: T, error: unknown): InvalidRecordError<T> {
+  if (error instanceof InvalidRecordError)
+    return new InvalidRecordError<T>(error.reason, error.message, item);
+  return new InvalidRecordError<T>('TO_RECORD_FAILED', `toRecord threw ${describeError(error)}`, item, {
+    cause: error,
+  });
 }

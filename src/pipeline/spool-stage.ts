@@ -1,11 +1,11 @@
 import type { KinesisSinkErrorCode } from '../errors.js';
-import { InvalidRecordError, type KinesisRecordInput } from '../kinesis/records.js';
+import { InvalidRecordError, validateRecord, type KinesisRecordInput } from '../kinesis/records.js';
 import type { MetricsRecorder } from '../observe/recorder.js';
 import { Spool, SpoolError, SpoolFullError, SpoolLockedError } from '../spool/index.js';
 import type { SpoolEntry, SpoolOptions, SpoolRecord } from '../spool/index.js';
 import { Fifo } from './fifo.js';
 import type { Admission } from './admission.js';
-import { admitItem, type PendingRecord } from './pending.js';
+import { invalidItem, type PendingRecord } from './pending.js';
 
 /**
  * What a pipeline with a `spool` emits in place of your item: the record as stored on disk, with its
@@ -87,7 +87,10 @@ const APPENDS_IN_FLIGHT = 4;
  *
  * @example
  * ```ts
- * const stage = new SpoolStage({ directory: '/var/spool/s' }, options, 'sensors', admission, next);
+ * const o = resolveOptions<Item>({ client, streamName: 'sensors', toRecord: (i) => ({ PartitionKey: i.key, Data: i.data }) });
+ * const admission = new Admission<Item>(o, 'sensors');
+ * const next = { route: () => {}, fail: () => {}, changed: () => {} };
+ * const stage = new SpoolStage<Item>({ directory: '/var/spool/s' }, o, 'sensors', admission, next);
  * const receipt = stage.receipt();
  * if (stage.offer(item, receipt) === 'accepted') await receipt.promise; // durable now
  * ```
@@ -156,15 +159,19 @@ export class SpoolStage<T> {
    * `receipt` (if any) settled then. Once the pipeline failed, items are taken as unsent.
    */
   offer(item: T, receipt?: Receipt): 'accepted' | 'full' | InvalidRecordError<T> {
-    const pending = admitItem(item, this.options, 0);
-    if (pending instanceof InvalidRecordError) return pending;
+    let checked;
+    try {
+      checked = validateRecord(this.options.toRecord(item), this.options);
+    } catch (error) {
+      return invalidItem(item, error);
+    }
     if (this.failed) {
       // Taken as unsent, as the buffer does while the pipeline fails; a waiting put() is done with it.
       this.rejected.push(item);
       receipt?.resolve();
       return 'accepted';
     }
-    const { entry, bytes } = pending.record;
+    const { entry, bytes } = checked;
     const o = this.options;
     const n = this.staged.length;
     if (n >= o.maxBufferedRecords || (n > 0 && this.stagedBytes + bytes > o.maxBufferedBytes)) return 'full';
@@ -313,12 +320,14 @@ export class SpoolStage<T> {
       }
       if (this.rejected.length > 0)
         this.failWith('SPOOL_FULL', `${error.message} (whenFull 'reject')`, error);
-    } else if (!(error instanceof SpoolError && error.code === 'SPOOL_CLOSED' && this.stopped)) {
+    } else {
       for (const s of group) {
         if (s.durable) s.durable.reject(error);
         else this.rejected.push(s.item);
       }
-      this.failWith('SPOOL_FAILED', `spool: ${describe(error)}`, error);
+      // Closed under an append waiting for space (destroy): its put()s are told; nothing failed.
+      if (!(error instanceof SpoolError && error.code === 'SPOOL_CLOSED' && this.stopped))
+        this.failWith('SPOOL_FAILED', `spool: ${describe(error)}`, error);
     }
     this.appendStaged();
     this.next.changed();
