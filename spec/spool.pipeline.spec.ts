@@ -272,6 +272,44 @@ describe('toKinesis/putAll with a spool', function () {
     await until(() => emu.records.length >= 3000, 'all delivered');
   });
 
+  it('close({ deadlineMs }) with a spool: at the deadline what is undelivered stays in the spool, and it completes', async () => {
+    const { emu, base } = await setup(1);
+    emu.setFaults({ requestFailureRate: 1 });
+    const producer = new KinesisProducer({
+      ...base,
+      toRecord,
+      retryMaxDelayMs: 50,
+      spool: { directory: dir },
+    });
+    for (const r of readings(100)) await producer.put(r);
+    await producer.close({ deadlineMs: 300 }); // resolves: nothing is lost, it is on disk
+    const reopened = await Spool.open({ directory: dir });
+    expect(reopened.recoveredEntries).to.equal(100);
+    await reopened.close();
+    emu.setFaults({ requestFailureRate: 0 });
+    const run = await collect(putAll([], { ...base, spool: { directory: dir } }));
+    expect(run.error).to.equal(undefined);
+    expect(new Set(ledgerNumbers(emu)).size).to.equal(100);
+    // Control: without a spool the same deadline rejects with DRAIN_TIMEOUT and the items in `unsent`.
+    emu.setFaults({ requestFailureRate: 1 });
+    const memory = new KinesisProducer({ ...base, toRecord, retryMaxDelayMs: 50 });
+    for (const r of readings(10)) await memory.put(r);
+    const error = await memory.close({ deadlineMs: 300 }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(KinesisSinkError).with.property('code', 'DRAIN_TIMEOUT');
+    expect((error as KinesisSinkError).unsent).to.have.length(10);
+  });
+
+  it('flush() with a spool waits until what was put has left the spool; the producer stays open', async () => {
+    const { emu, base } = await setup();
+    const producer = new KinesisProducer({ ...base, toRecord, lingerMs: 1000, spool: { directory: dir } });
+    for (const r of readings(300)) await producer.put(r);
+    await producer.flush();
+    expect(new Set(ledgerNumbers(emu)).size).to.equal(300);
+    for (const r of readings(50, 7, 300)) await producer.put(r);
+    await producer.end();
+    expect(new Set(ledgerNumbers(emu)).size).to.equal(350);
+  });
+
   it('property: any items, window and segment size — each delivered once, per-key order kept', async () => {
     const { emu, base } = await setup(3);
     await fc.assert(
