@@ -23,7 +23,7 @@ export {
   type SpooledOptions,
   type ToKinesisOptions,
 } from './options.js';
-export type { SpooledRecord } from './pipeline/spool-stage.js';
+export type { SpooledRecord } from './pipeline/spooled-record.js';
 export {
   SpoolError,
   SpoolFullError,

@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
 import { withUnsent } from './errors.js';
 import type { ToKinesisOptions } from './options.js';
-import type { SpooledRecord } from './pipeline/spool-stage.js';
+import type { SpooledRecord } from './pipeline/spooled-record.js';
 import type { SpoolOptions } from './spool/index.js';
 import type { EmissionOf } from './pipeline/emissions.js';
 import { KinesisProducer } from './pipeline/producer.js';

@@ -6,7 +6,7 @@ import {
   type SpooledOptions,
   type ToKinesisOptions,
 } from './options.js';
-import type { SpooledRecord } from './pipeline/spool-stage.js';
+import type { SpooledRecord } from './pipeline/spooled-record.js';
 import type { EmissionOf } from './pipeline/emissions.js';
 import { KinesisProducer } from './pipeline/producer.js';
 import { InvalidRecordError, type KinesisRecordInput } from './kinesis/records.js';

@@ -14,7 +14,8 @@ import { Retrier } from './retrier.js';
 import { Router } from './router.js';
 import { Sender } from './sender.js';
 import { ShardLanes } from './shard-lanes.js';
-import { SpoolStage, type Receipt, type SpooledRecord } from './spool-stage.js';
+import { SpoolStage } from './spool-stage.js';
+import type { Receipt, SpooledRecord } from './spooled-record.js';
 import { statsOf, type ProducerStats } from './stats.js';
 
 /**

@@ -2,35 +2,11 @@ import type { KinesisSinkErrorCode } from '../errors.js';
 import { InvalidRecordError, validateRecord, type KinesisRecordInput } from '../kinesis/records.js';
 import type { MetricsRecorder } from '../observe/recorder.js';
 import { Spool, SpoolError, SpoolFullError, SpoolLockedError } from '../spool/index.js';
-import type { SpoolEntry, SpoolOptions, SpoolRecord } from '../spool/index.js';
+import type { SpoolOptions, SpoolRecord } from '../spool/index.js';
 import { Fifo } from './fifo.js';
 import type { Admission } from './admission.js';
 import { invalidItem, type PendingRecord } from './pending.js';
-
-/**
- * What a pipeline with a `spool` emits in place of your item: the record as stored on disk, with its
- * spool id. With a spool, an item is only in memory until it is appended; the records that come back from
- * the disk — this process's, and those an earlier process left (`replayed`) — are what is sent and reported.
- * Put what you need to trace an item (an id, a timestamp) in its `Data` or `PartitionKey`.
- *
- * @example
- * ```ts
- * putAll(lines, { client, streamName: 'logs', spool: { directory: '/var/spool/logs' } }).subscribe((e) =>
- *   e.items.forEach((r, i) => {
- *     if (e.response.Records?.[i].ErrorCode && !e.retrying[i]) console.warn(`gave up on spool id ${r.id}`);
- *   }),
- * );
- * ```
- */
-export interface SpooledRecord {
-  /** The spool id `append` gave it (ids name entries on disk; they may restart once the spool is empty). */
-  readonly id: number;
-  readonly PartitionKey: string;
-  readonly ExplicitHashKey?: string;
-  readonly Data: Uint8Array;
-  /** True when an earlier process appended it and left it unsent (found when the spool was opened). */
-  readonly replayed: boolean;
-}
+import { describe, newReceipt, spooledRecordOf, type Receipt, type SpooledRecord } from './spooled-record.js';
 
 /** What the stage calls back in the producer: one call per edge, named after what it does there. */
 export interface SpoolStageNext<T> {
@@ -57,13 +33,6 @@ interface Staged<T> {
   readonly bytes: number;
   /** The `put()` waiting for this item to be durable, if any. */
   durable?: Receipt;
-}
-
-/** A `put()` waiting for its item's append. */
-export interface Receipt {
-  readonly promise: Promise<void>;
-  readonly resolve: () => void;
-  readonly reject: (e: unknown) => void;
 }
 
 /** Records per append call: big enough for group commit to pay, small enough never to be APPEND_TOO_LARGE. */
@@ -104,7 +73,6 @@ export class SpoolStage<T> {
   private readonly rejected: T[] = [];
   private roomWaiters: (() => void)[] = [];
   private acks: number[] = [];
-  private ending = false;
   private stopped = false;
   private failed = false;
   private firstNewId = Infinity;
@@ -197,11 +165,7 @@ export class SpoolStage<T> {
 
   /** A durability receipt for `offer`: `put()` resolves with it once the item's append resolved. */
   receipt(): Receipt {
-    let resolve!: () => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
-    promise.catch(() => {}); // the put() awaiting it reports a rejection; none is ever unhandled
-    return { promise, resolve, reject };
+    return newReceipt();
   }
 
   /**
@@ -241,7 +205,6 @@ export class SpoolStage<T> {
 
   /** No more items: what is staged is appended, and the pump reads on until the spool is empty. */
   end(): void {
-    this.ending = true;
     this.next.changed();
   }
 
@@ -353,7 +316,7 @@ export class SpoolStage<T> {
         }
         for (const entry of entries) {
           // Past the bounds if need be: the read was sized to fit (about: at least one entry comes back).
-          const pending = this.window.offer(this.spooled(entry) as T, false);
+          const pending = this.window.offer(spooledRecordOf(entry, this.firstNewId) as T, false);
           if (pending !== 'full' && !(pending instanceof InvalidRecordError)) {
             this.next.route(pending);
           } else {
@@ -369,19 +332,6 @@ export class SpoolStage<T> {
       if (this.stopped || this.failed) return;
       this.failWith('SPOOL_FAILED', `spool: ${describe(error)}`, error);
     }
-  }
-
-  private spooled(entry: SpoolEntry): SpooledRecord {
-    const replayed = entry.id < this.firstNewId;
-    return entry.ExplicitHashKey === undefined
-      ? { id: entry.id, PartitionKey: entry.PartitionKey, Data: entry.Data, replayed }
-      : {
-          id: entry.id,
-          PartitionKey: entry.PartitionKey,
-          ExplicitHashKey: entry.ExplicitHashKey,
-          Data: entry.Data,
-          replayed,
-        };
   }
 
   private flushAcks(): Promise<void> {
@@ -400,9 +350,4 @@ export class SpoolStage<T> {
     if (this.failed) return;
     this.next.fail(code, message, cause);
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof SpoolError) return error.message;
-  return error instanceof Error ? error.name : 'unknown error';
 }
