@@ -74,10 +74,13 @@ function setup(scheduler: VirtualScheduler, options: Partial<RetrierOptions> = {
         knows: (shardId) => open.includes(shardId),
         holdForRefresh: (records) => void log.held.push(...records.map((r) => r.item)),
         refresh: () => void log.refreshes++,
+        rangeOf: () => undefined,
+        refreshThen: (then) => then(), // the fake map learns nothing: every member goes again
       },
       stream: 's',
       settle: (r) => void log.settled.push(r.item),
       emit: (e) => void log.emissions.push(e),
+      idle: () => {},
       fail: (code) => void log.failures.push(code),
     },
   );

@@ -9,7 +9,7 @@ import type { KinesisSinkErrorCode } from '../src/errors.js';
 import { InvalidRecordError } from '../src/kinesis/records.js';
 import { admitItem, type PendingRecord } from '../src/pipeline/pending.js';
 import { MAP_REFRESH_MAX_INTERVAL_MS, MAP_REFRESH_MIN_INTERVAL_MS, Router } from '../src/pipeline/router.js';
-import { fatalError, serverError } from './support/fake-kinesis.js';
+import { abortError, fatalError, sdkError, serverError } from './support/fake-kinesis.js';
 import { withVirtualTime, type VirtualScheduler } from './support/virtual-time.js';
 
 const TOP = (1n << 128n) - 1n;
@@ -91,12 +91,15 @@ function setup(scheduler: VirtualScheduler, answers: (ListShardsOutput | Error)[
   const lanes = new FakeLanes();
   const failures: [KinesisSinkErrorCode, string][] = [];
   let routed = 0;
-  const router = new Router<string>({ client: list.client, streamName: 's', scheduler }, lanes, {
+  const options = { client: list.client, streamName: 's', scheduler, ...ROUTER_BUDGETS };
+  const router = new Router<string>(options, lanes, {
     onFailed: (code, message) => failures.push([code, message]),
     onRouted: () => routed++,
   });
   return { list, lanes, failures, router, routed: () => routed };
 }
+
+const ROUTER_BUDGETS = { recordTtlMs: 60_000, requestTimeoutMs: 6_000, minUploadBytesPerSecond: 256 * 1024 };
 
 const twoShards: Range[] = [
   ['shardId-0', 0n, HALF - 1n],
@@ -128,15 +131,85 @@ describe('Router (shard map stage, virtual time)', () => {
       expect(router.knows('shardId-9')).to.equal(false);
     }));
 
-  it('a map that cannot be loaded fails the pipeline; nothing is routed', () =>
+  it('a map refused for good at startup (unknown stream) fails with FATAL_REQUEST_ERROR naming the code; nothing is routed', () =>
     withVirtualTime(async (scheduler) => {
-      const { lanes, router, failures } = setup(scheduler, [fatalError()]);
+      const { lanes, router, failures, list } = setup(scheduler, [fatalError()]);
       router.route(record('a', 1n));
-      await scheduler.settle();
+      await scheduler.advance(60_000);
+      expect(failures).to.have.length(1);
+      expect(failures[0][0]).to.equal('FATAL_REQUEST_ERROR');
+      expect(failures[0][1]).to.match(/Kinesis refused ListShards: ResourceNotFoundException \(HTTP 400\)/);
+      expect(failures[0][1]).to.match(/does not exist/);
+      expect(list.calls).to.deep.equal([0]); // not retried
+      expect(lanes.pushed).to.deep.equal([]);
+    }));
+
+  it('startup survives: ListShards failing (500, LimitExceeded, no answer) is retried from 250 ms ×1.5, then routes', () =>
+    withVirtualTime(async (scheduler) => {
+      const limit = sdkError('LimitExceededException', 400);
+      const { lanes, router, failures, list } = setup(scheduler, [
+        serverError(),
+        limit,
+        serverError(),
+        shardsOf(twoShards),
+      ]);
+      router.route(record('a', 1n));
+      await scheduler.advance(5_000);
+      expect(failures).to.deep.equal([]);
+      expect(list.calls).to.deep.equal([0, 250, 250 + 375, 250 + 375 + 562.5]);
+      expect(lanes.pushed).to.deep.equal([['shardId-0', 'a', false]]);
+    }));
+
+  it('a ListShards that never answers is cut at requestTimeoutMs and retried; with no success by the TTL: SHARD_MAP_FAILED with the last cause', () =>
+    withVirtualTime(async (scheduler) => {
+      const calls: number[] = [];
+      const signals: AbortSignal[] = [];
+      const stalled = {
+        send: (_c: unknown, o: { abortSignal: AbortSignal }) =>
+          new Promise((_resolve, reject) => {
+            calls.push(scheduler.now());
+            signals.push(o.abortSignal);
+            o.abortSignal.addEventListener('abort', () => reject(abortError()), { once: true });
+          }),
+      } as unknown as KinesisClient;
+      const failures: [KinesisSinkErrorCode, string][] = [];
+      const options = { ...ROUTER_BUDGETS, client: stalled, streamName: 's', scheduler, recordTtlMs: 20_000 };
+      const router = new Router<string>(options, new FakeLanes(), {
+        onFailed: (code, message) => failures.push([code, message]),
+        onRouted: () => {},
+      });
+      router.route(record('a', 1n));
+      await scheduler.advance(5_999);
+      expect(calls).to.deep.equal([0]);
+      expect(signals[0].aborted).to.equal(false);
+      await scheduler.advance(1);
+      expect(signals[0].aborted).to.equal(true); // the deadline, not the pipeline
+      await scheduler.advance(60_000);
+      // Each try cut at 6 s, then 250, 375, 562.5 ms of backoff; a fifth would start past the 20 s budget.
+      expect(calls).to.deep.equal([0, 6_250, 12_625, 19_187.5]);
       expect(failures).to.have.length(1);
       expect(failures[0][0]).to.equal('SHARD_MAP_FAILED');
-      expect(failures[0][1]).to.match(/could not list the stream's shards: ResourceNotFoundException/);
-      expect(lanes.pushed).to.deep.equal([]);
+      expect(failures[0][1]).to.match(
+        /within recordTtlMs \(20000 ms\): RequestTimeoutError ETIMEDOUT: ListShards got no answer within 6000 ms/,
+      );
+      expect(scheduler.pending).to.equal(0);
+    }));
+
+  it('a key no open shard covers waits at most recordTtlMs, then SHARD_MAP_FAILED says no shard covers it', () =>
+    withVirtualTime(async (scheduler) => {
+      const gap = shardsOf([['shardId-0', 0n, HALF - 1n]]);
+      const { router, failures, list } = setup(scheduler, [gap]);
+      await scheduler.settle();
+      router.route(record('gap', TOP));
+      await scheduler.advance(59_999);
+      expect(failures).to.deep.equal([]);
+      expect(list.calls.length).to.be.greaterThan(50); // refreshed about once a second meanwhile
+      await scheduler.advance(1);
+      expect(failures.map(([code]) => code)).to.deep.equal(['SHARD_MAP_FAILED']);
+      expect(failures[0][1]).to.match(
+        /1 records waited longer than recordTtlMs \(60000 ms\).*no open shard does/,
+      );
+      router.close();
     }));
 
   it('a key in a gap (map read mid-reshard) waits; the refresh comes no sooner than 1 s after the load', () =>
@@ -191,7 +264,7 @@ describe('Router (shard map stage, virtual time)', () => {
       await scheduler.settle();
       waiting.router.route(record('gap', TOP)); // waits, asks for a refresh
       await scheduler.advance(MAP_REFRESH_MIN_INTERVAL_MS);
-      expect(waiting.failures.map(([code]) => code)).to.deep.equal(['SHARD_MAP_FAILED']);
+      expect(waiting.failures.map(([code]) => code)).to.deep.equal(['FATAL_REQUEST_ERROR']);
       waiting.router.close();
 
       // Control: the same refusal with nothing waiting is only retried later.

@@ -1,3 +1,5 @@
+import { describeCause, fatalReason } from './kinesis/error-codes.js';
+
 /**
  * Why a `toKinesis()` pipeline ended in error (besides an `InvalidRecordError` or the source's own error).
  *
@@ -7,11 +9,22 @@
  * ```
  */
 export type KinesisSinkErrorCode =
-  /** Kinesis refused the request for a reason retrying cannot fix (unknown stream, access denied, KMS). */
+  /**
+   * Kinesis refused a request (PutRecords, or ListShards at startup) with an AWS error code retrying cannot
+   * fix: unknown stream, access denied, invalid argument, validation, KMS or credential refusals (see
+   * README, "When things go wrong").
+   */
   | 'FATAL_REQUEST_ERROR'
-  /** Requests kept failing without a response (network, 5xx, throttling) until an item's budget ran out. */
+  /**
+   * Requests kept failing without a response (network, timeouts, 5xx, throttling, unparseable answers) until
+   * an item's budget (`maxAttempts`, `recordTtlMs`) ran out.
+   */
   | 'RETRIES_EXHAUSTED'
-  /** The shard map could not be loaded. */
+  /**
+   * The shard map could not be loaded, or records waited for a map covering their key, for longer than the
+   * records' `recordTtlMs` (ListShards kept failing or timing out; a hash range stayed uncovered). The
+   * message names the last cause.
+   */
   | 'SHARD_MAP_FAILED'
   /** A hot source pushed more than `maxBufferedRecords`/`maxBufferedBytes` can hold. */
   | 'BUFFER_OVERFLOW'
@@ -62,69 +75,39 @@ export class KinesisSinkError<T = unknown> extends Error {
 
 interface SdkErrorLike {
   name?: string;
-  code?: string;
-  $fault?: 'client' | 'server';
-  $retryable?: unknown;
   $metadata?: { httpStatusCode?: number };
 }
 
-/** Request errors no retry can fix: the stream, the caller's rights or the stream's KMS key are wrong. */
-const FATAL_NAMES = new Set([
-  'ResourceNotFoundException',
-  'AccessDeniedException',
-  'InvalidArgumentException',
-  'ValidationException',
-  'KMSDisabledException',
-  'KMSInvalidStateException',
-  'KMSAccessDeniedException',
-  'KMSNotFoundException',
-  'KMSOptInRequired',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'ExpiredTokenException',
-  'IncompleteSignature',
-  'MissingAuthenticationToken',
-  'CredentialsProviderError',
-]);
-
-const RETRYABLE_NAMES = new Set([
-  'ProvisionedThroughputExceededException',
-  'LimitExceededException',
-  'KMSThrottlingException',
-  'ThrottlingException',
-  'InternalFailure',
-  'InternalFailureException',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-
 /**
- * Whether a whole-request error is worth retrying: throttling, 5xx, and failures with no HTTP answer
- * (resets, timeouts) are; known fatal errors and other 4xx are not.
+ * Whether a whole-request error is worth retrying: everything but the documented fatal AWS error codes
+ * (`FATAL_ERROR_CODES`: unknown stream, access denied, invalid argument, validation, KMS and credential
+ * refusals). Decided by the error's code, never its HTTP status: transport errors, timeouts and
+ * unparseable bodies can carry a 200, and are retried; so are throttles, `ResourceInUseException` and 5xx.
  *
  * @example
  * ```ts
  * isRetryableRequestError(Object.assign(new Error('x'), { name: 'ResourceNotFoundException' })); // false
+ * isRetryableRequestError(Object.assign(new Error('x'), { name: 'SyntaxError', $metadata: { httpStatusCode: 200 } })); // true
  * ```
  */
 export function isRetryableRequestError(error: unknown): boolean {
-  const e = (error ?? {}) as SdkErrorLike;
-  const name = e.name ?? '';
-  if (FATAL_NAMES.has(name)) return false;
-  if (RETRYABLE_NAMES.has(name) || e.$retryable) return true;
-  const status = e.$metadata?.httpStatusCode;
-  if (status === undefined) return true;
-  return status >= 500 || status === 429;
+  return fatalReason(error) === undefined;
 }
 
-/** A short, data-free description of an error for messages: its name and HTTP status. */
+/** A short, data-free description of an error: its name and HTTP status (for errors of the caller's code). */
 export function describeError(error: unknown): string {
-  const e = (error ?? {}) as SdkErrorLike & { message?: string };
+  const e = (error ?? {}) as SdkErrorLike;
   const status = e.$metadata?.httpStatusCode;
   return `${e.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}`;
+}
+
+/**
+ * A request error for a `KinesisSinkError`'s message: its code, HTTP status and sanitised, length-capped
+ * message (quoted values and opaque tokens removed), and for a fatal code why retrying cannot help.
+ */
+export function describeRequestError(error: unknown): string {
+  const reason = fatalReason(error);
+  return `${describeCause(error)}${reason ? ` — ${reason}` : ''}`;
 }
 
 /**

@@ -23,6 +23,19 @@ import type { SpoolOptions } from './spool/index.js';
  * ```
  */
 export const MAX_BATCH_BYTES = 5 * 1024 * 1024;
+/**
+ * Default `requestTimeoutMs`: 6 s, as KPL's `RequestTimeout`. Kinesis answers a PutRecords in tens of
+ * milliseconds; without any deadline, a half-open connection hung the pipeline for good with
+ * `NodeHttpHandler` and ~5 min per request with the SDK's HTTP/2 handler (measured on 0.2.0).
+ *
+ * @example
+ * ```ts
+ * toKinesis({ client, streamName: 'logs', requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS * 2 });
+ * ```
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 6_000;
+/** Default `minUploadBytesPerSecond`: 256 KiB/s, so a full 5 MiB request gets 6 s + 20 s. */
+export const DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND = 256 * 1024;
 /** `maxBufferedBytes` default where the source is pushed (`toKinesis()`) rather than pulled. */
 export const PUSHED_SOURCE_BUFFER_BYTES = 64 * 1024 * 1024;
 
@@ -142,6 +155,21 @@ export interface ToKinesisOptions<T = KinesisRecordInput, A extends boolean = fa
   metrics?: KinesisMetrics;
   /** Concurrent PutRecords requests. Default 16. */
   maxInFlightRequests?: number;
+  /**
+   * How long one request (PutRecords, or a ListShards listing) may take before rx-kinesis aborts it through
+   * its abort signal, whatever `requestHandler` the client has: the base of the deadline, to which a
+   * PutRecords request adds its bytes at `minUploadBytesPerSecond`. A timed-out request counts one attempt
+   * for its records, which are retried; Kinesis may have applied it, so a retry can write duplicates.
+   * Default 6,000 ms (as KPL's `RequestTimeout`). See README, "When things go wrong".
+   */
+  requestTimeoutMs?: number;
+  /**
+   * The slowest upload a request is given time for: its deadline is `requestTimeoutMs + bytes /
+   * minUploadBytesPerSecond`, so a full 5 MiB request on a slow uplink is not cut off while still sending.
+   * Default 256 KiB/s (2 Mbit/s per request: a 5 MiB request gets 26 s, a 50 KiB one 6.2 s); `Infinity`
+   * makes the deadline a flat `requestTimeoutMs`.
+   */
+  minUploadBytesPerSecond?: number;
   /** Sends per record before it is finally failed. Default 10 (`Infinity` with a `spool`). */
   maxAttempts?: number;
   /** How long after its first send a record may still be retried. Default 60,000 ms (`Infinity` with a `spool`). */
@@ -262,6 +290,8 @@ export function resolveOptions<T>(
     // passing; errors no retry fixes end the pipeline whatever these say.
     maxAttempts: 'spool' in options && options.spool ? Infinity : 10,
     recordTtlMs: 'spool' in options && options.spool ? Infinity : 60_000,
+    requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+    minUploadBytesPerSecond: DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND,
     retryBaseDelayMs: 100,
     retryMaxDelayMs: 5_000,
     maxBufferedRecords: 200_000,
@@ -296,6 +326,8 @@ export function resolveOptions<T>(
   positive('maxInFlightRequests', o.maxInFlightRequests, Infinity, true);
   positive('maxAttempts', o.maxAttempts, Infinity, true);
   positive('recordTtlMs', o.recordTtlMs);
+  positive('requestTimeoutMs', o.requestTimeoutMs);
+  positive('minUploadBytesPerSecond', o.minUploadBytesPerSecond);
   positive('retryBaseDelayMs', o.retryBaseDelayMs);
   positive('retryMaxDelayMs', o.retryMaxDelayMs);
   positive('maxBufferedRecords', o.maxBufferedRecords, Infinity, true);

@@ -65,19 +65,27 @@ function senderWith(maxInFlight: number, scheduler = new VirtualScheduler()) {
   const fake = fakeClient();
   const events: string[] = [];
   const durations: number[] = [];
-  const sender = new Sender<Item>(fake.client, { StreamName: 's' }, maxInFlight, () => scheduler.now(), {
-    response: (batch: Outgoing<Item>[], request, response, ms) => {
-      expect(request.Records).to.have.length(batch.length);
-      expect(response.Records).to.have.length(batch.length);
-      events.push(`response ${idsOf(batch)}`);
-      durations.push(ms);
+  const deadlines = { requestTimeoutMs: 6_000, minUploadBytesPerSecond: 256 * 1024, scheduler };
+  const sender = new Sender<Item>(
+    fake.client,
+    { StreamName: 's' },
+    maxInFlight,
+    deadlines,
+    () => scheduler.now(),
+    {
+      response: (batch: Outgoing<Item>[], request, response, ms) => {
+        expect(request.Records).to.have.length(batch.length);
+        expect(response.Records).to.have.length(batch.length);
+        events.push(`response ${idsOf(batch)}`);
+        durations.push(ms);
+      },
+      requestError: (batch, error, ms) => {
+        events.push(`error ${idsOf(batch)} ${(error as Error).name}`);
+        durations.push(ms);
+      },
+      idle: () => events.push('idle'),
     },
-    requestError: (batch, error, ms) => {
-      events.push(`error ${idsOf(batch)} ${(error as Error).name}`);
-      durations.push(ms);
-    },
-    idle: () => events.push('idle'),
-  });
+  );
   return { sender, fake, events, durations, scheduler };
 }
 const idsOf = (batch: Outgoing<Item>[]) => batch.map((r) => (r as PendingRecord<Item>).item.id).join(',');

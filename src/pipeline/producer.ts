@@ -99,6 +99,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
       o.client,
       streamFields(o),
       o.maxInFlightRequests,
+      o,
       () => o.scheduler.now(),
       {
         response: (batch, request, response, ms) => this.retrier.onResponse(batch, request, response, ms),
@@ -134,6 +135,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
         this.spool?.final(record);
       },
       emit: (emission) => this.onEmission(emission as EmissionOf<T, A>),
+      idle: () => this.checkFinished(),
       fail: (code, message, cause) => this.fail(code, message, cause),
     });
     this.admission.attachMetrics();

@@ -1,20 +1,19 @@
 import type { PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
 import type { SchedulerLike } from 'rxjs';
-import { describeError, isRetryableRequestError, type KinesisSinkErrorCode } from '../errors.js';
+import { describeRequestError, isRetryableRequestError, type KinesisSinkErrorCode } from '../errors.js';
 import type { ShardLimiters } from '../limits/shard-limiter.js';
 import type { MetricsRecorder } from '../observe/recorder.js';
 import { Aggregate, membersOf, userRecordCount, type Outgoing } from './aggregation.js';
 import { Backoff, retryPolicyOf, type RetryOptions } from './backoff.js';
 import { buildEmission, type KinesisEmission } from './emissions.js';
 import type { PendingRecord } from './pending.js';
+import { completeResults, NO_RESULT_ERROR_CODE } from './results.js';
 import type { Router } from './router.js';
 
 const THROTTLED = 'ProvisionedThroughputExceededException';
 const INTERNAL_FAILURE = 'InternalFailure';
 /** Metrics' error code for an aggregate that landed on another shard than predicted (KPL: "Wrong Shard"). */
 const WRONG_SHARD = 'WrongShard';
-/** Metrics' error code for an entry the response left out (a malformed response). */
-const NO_RESULT = 'NoResult';
 
 /** A request error's name for the errors-by-code metric (never its message: it may quote input). */
 function errorName(error: unknown): string {
@@ -38,20 +37,23 @@ export interface RetrierStages<T> {
   /** Fed back what each shard did: throttles charge its buckets again, InternalFailures refund them. */
   limiters: Pick<ShardLimiters, 'throttled' | 'refund'>;
   /** Where retries go after their backoff, and misplaced records after a map refresh. */
-  router: Pick<Router<T>, 'route' | 'knows' | 'holdForRefresh' | 'refresh'>;
+  router: Pick<Router<T>, 'route' | 'knows' | 'holdForRefresh' | 'refresh' | 'rangeOf' | 'refreshThen'>;
   /** The stream's name (or ARN) for metrics. */
   stream: string;
   /** A user record is final (delivered, or failed for good). */
   settle: (record: PendingRecord<T>) => void;
   /** One emission per response. */
   emit: (emission: KinesisEmission<T>) => void;
+  /** A response waited for a map refresh and was then decided: the last record may have settled. */
+  idle: () => void;
   /** The pipeline cannot go on (a fatal request error, or records out of attempts without any response). */
   fail: (code: KinesisSinkErrorCode, message: string, cause: unknown) => void;
 }
 
 /**
  * The KPL's Retrier: decides what each PutRecords outcome means. Per entry it classifies the result
- * (delivered; delivered to another shard than predicted; throttled; InternalFailure; missing), feeds the
+ * (delivered; delivered to another shard than predicted; throttled; InternalFailure; missing or empty,
+ * which becomes a failed `NoResult` entry), feeds the
  * shard's limiter back (a throttle charges the tokens again, an InternalFailure cost no quota and refunds
  * them), counts the metrics, settles final records, schedules the rest for another attempt (after backoff,
  * or after a map refresh when an aggregate was misplaced) and builds the emission. A request that got no
@@ -102,11 +104,29 @@ export class Retrier<T> {
     this.backoff.drain();
   }
 
-  /** A response: each entry decided, one emission, then the retries scheduled. */
-  onResponse(batch: Outgoing<T>[], request: PutRecordsInput, response: PutRecordsOutput, ms: number): void {
+  /**
+   * A response: each entry decided, one emission, then the retries scheduled. An aggregate that landed on
+   * a shard the map does not know yet (a reshard) waits for a map refresh first (`refreshed`: it did), so
+   * only its members whose hash key is outside the landed shard's range are sent again.
+   */
+  onResponse(
+    batch: Outgoing<T>[],
+    request: PutRecordsInput,
+    answer: PutRecordsOutput,
+    ms: number,
+    refreshed = false,
+  ): void {
     if (this.closed) return;
     const { aggregated, metrics } = this;
     const { limiters, router, stream } = this.o;
+    const response = completeResults(batch.length, answer);
+    if (aggregated && !refreshed && !this.failing && this.landedUnknown(batch, response)) {
+      router.refreshThen(() => {
+        this.onResponse(batch, request, answer, ms, true);
+        this.o.idle();
+      });
+      return;
+    }
     metrics?.request(stream, ms, batch.length, userRecordCount(batch));
     const retrying: (boolean | boolean[])[] = new Array(batch.length);
     const again: PendingRecord<T>[] = [];
@@ -114,21 +134,23 @@ export class Retrier<T> {
     let stale = false;
     for (let i = 0; i < batch.length; i++) {
       const unit = batch[i];
-      const result = response.Records?.[i];
-      const delivered = result?.SequenceNumber !== undefined;
+      const result = response.Records![i];
+      const delivered = result.SequenceNumber !== undefined;
       let wrongShard = false;
+      let landed: { startingHashKey: bigint; endingHashKey: bigint } | undefined;
       if (delivered) {
         if (result.ShardId !== undefined && result.ShardId !== unit.shardId) {
           stale = true;
-          // Members were packed for the predicted shard; on another one some keys are out of its range.
+          // Members were packed for the predicted shard; on another one some keys may be out of its range.
           wrongShard = unit instanceof Aggregate;
+          if (wrongShard) landed = router.rangeOf(result.ShardId);
         }
       } else if (router.knows(unit.shardId)) {
-        if (result?.ErrorCode === THROTTLED) limiters.throttled(unit.shardId, 1, unit.record.bytes);
+        if (result.ErrorCode === THROTTLED) limiters.throttled(unit.shardId, 1, unit.record.bytes);
         // The shard did not take the write, so it cost no quota: the retry should not pay twice.
-        else if (result?.ErrorCode === INTERNAL_FAILURE) limiters.refund(unit.shardId, 1, unit.record.bytes);
+        else if (result.ErrorCode === INTERNAL_FAILURE) limiters.refund(unit.shardId, 1, unit.record.bytes);
       }
-      const code = delivered ? WRONG_SHARD : (result?.ErrorCode ?? NO_RESULT);
+      const code = delivered ? WRONG_SHARD : (result.ErrorCode ?? NO_RESULT_ERROR_CODE);
       if (metrics) {
         const count = userRecordCount(unit);
         if (delivered && !wrongShard) {
@@ -143,7 +165,14 @@ export class Retrier<T> {
         const members = membersOf(unit);
         const flags: boolean[] = new Array(members.length);
         for (let j = 0; j < members.length; j++) {
-          flags[j] = this.decide(members[j], delivered, wrongShard, code, again, misplaced);
+          const member = members[j];
+          // A KCL consumer keeps the members whose key the landed shard owns: those are delivered, and
+          // resending them would only make duplicates. Without the range (no refresh), all go again.
+          const hash = member.record.hashKey;
+          const kept = landed !== undefined && hash >= landed.startingHashKey && hash <= landed.endingHashKey;
+          flags[j] = kept
+            ? this.decide(member, true, false, code, again, misplaced)
+            : this.decide(member, delivered, wrongShard, code, again, landed ? again : misplaced);
         }
         retrying[i] = flags;
       }
@@ -158,7 +187,22 @@ export class Retrier<T> {
     if (stale) router.refresh();
   }
 
-  /** No response (after the SDK's own retries): the whole batch again, or the pipeline fails. */
+  /** Whether an aggregate in the response was delivered to a shard the map has no range for. */
+  private landedUnknown(batch: Outgoing<T>[], response: PutRecordsOutput): boolean {
+    const results = response.Records!;
+    for (let i = 0; i < batch.length; i++) {
+      const { ShardId, SequenceNumber } = results[i];
+      const unit = batch[i];
+      if (SequenceNumber === undefined || ShardId === undefined || ShardId === unit.shardId) continue;
+      if (unit instanceof Aggregate && this.o.router.rangeOf(ShardId) === undefined) return true;
+    }
+    return false;
+  }
+
+  /**
+   * No response (after the SDK's own retries, or none before the request's deadline): the whole batch
+   * again, or the pipeline fails when the error's code is fatal or the records are out of budget.
+   */
   onRequestError(batch: Outgoing<T>[], error: unknown, ms: number): void {
     if (this.closed) return;
     const { metrics } = this;
@@ -169,7 +213,7 @@ export class Retrier<T> {
       metrics.error(stream, undefined, errorName(error), userRecords);
     }
     if (!isRetryableRequestError(error)) {
-      this.o.fail('FATAL_REQUEST_ERROR', `Kinesis refused PutRecords: ${describeError(error)}`, error);
+      this.o.fail('FATAL_REQUEST_ERROR', `Kinesis refused PutRecords: ${describeRequestError(error)}`, error);
     } else if (!this.failing) {
       if ((error as { name?: string })?.name === THROTTLED) {
         for (const unit of batch)
@@ -182,7 +226,7 @@ export class Retrier<T> {
       } else {
         this.o.fail(
           'RETRIES_EXHAUSTED',
-          `PutRecords kept failing without a response until records ran out of attempts: ${describeError(error)}`,
+          `PutRecords kept failing without a response until records ran out of attempts: ${describeRequestError(error)}`,
           error,
         );
       }

@@ -1,23 +1,34 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { SchedulerLike, Subscription } from 'rxjs';
-import { describeError, isRetryableRequestError, type KinesisSinkErrorCode } from '../errors.js';
-import { ShardMap, type StreamRef } from '../kinesis/shard-map.js';
+import { describeRequestError, isRetryableRequestError, type KinesisSinkErrorCode } from '../errors.js';
+import { listOpenShards, ShardMap, type ShardRange, type StreamRef } from '../kinesis/shard-map.js';
+import { Deadline, type DeadlineOptions } from './deadline.js';
 import type { PendingRecord } from './pending.js';
 import type { ShardLanes } from './shard-lanes.js';
 
 /** Shard-map refreshes: at most one a second, backing off ×1.5 to 30 s while ListShards fails (as KPL). */
 export const MAP_REFRESH_MIN_INTERVAL_MS = 1000;
 export const MAP_REFRESH_MAX_INTERVAL_MS = 30_000;
+/**
+ * The first load's first retry: sooner than a refresh's 1 s, since nothing can be sent until it succeeds;
+ * then ×1.5 to 30 s like a refresh (a 1.5 s outage at startup costs ~1.6 s, not 2.5 s).
+ */
+export const MAP_LOAD_FIRST_RETRY_MS = 250;
 
-/** Where the stream is (the pipeline's resolved options fit). */
-export interface RouterOptions extends StreamRef {
+/** Where the stream is, and the budgets (the pipeline's resolved options fit). */
+export interface RouterOptions extends StreamRef, DeadlineOptions {
   client: KinesisClient;
   scheduler: SchedulerLike;
+  /** How long records may wait for a map that routes them (as long as they may be retried). */
+  recordTtlMs: number;
 }
 
 /** Whom the router tells. */
 export interface RouterHooks {
-  /** The map could not be loaded, or a refresh failed for good while records waited for it. */
+  /**
+   * The pipeline cannot go on: ListShards refused for good (`FATAL_REQUEST_ERROR`), or records waited for a
+   * map longer than their TTL (`SHARD_MAP_FAILED`, carrying the last cause).
+   */
   onFailed: (code: KinesisSinkErrorCode, message: string, cause: unknown) => void;
   /** Every record that waited for the map (its first load, or a refresh) has been routed. */
   onRouted: () => void;
@@ -25,14 +36,16 @@ export interface RouterHooks {
 
 /**
  * The KPL's ShardMap stage: routes each record to its shard's lane by the shard map, and owns that map —
- * its first load, refreshes when it proved stale (at most once a second, backing off while ListShards
- * fails), and the records that wait for it: those routed before it loaded, keys that fell in a gap (a map
- * read mid-reshard), and aggregates that landed on another shard. After a refresh, lanes of shards that
- * closed are retired and their records routed again on the new map.
+ * its first load (retried with backoff like a refresh), refreshes when it proved stale (at most once a
+ * second, backing off while ListShards fails), and the records that wait for it: those routed before it
+ * loaded, keys that fell in a gap (a map read mid-reshard), and aggregates that landed on another shard.
+ * Waiting is bounded by `recordTtlMs`: past it the pipeline fails with `SHARD_MAP_FAILED` and the records
+ * are reported unsent. After a refresh, lanes of shards that closed are retired and their records routed
+ * again on the new map. Each ListShards listing has the request deadline (`requestTimeoutMs`).
  *
  * @example
  * ```ts
- * const router = new Router<unknown>({ client, streamName: 'sensors', scheduler }, lanes, {
+ * const router = new Router(resolveOptions({ client, streamName: 'sensors' }), lanes, {
  *   onFailed: (code, message) => console.error(code, message),
  *   onRouted: () => {},
  * });
@@ -42,10 +55,16 @@ export interface RouterHooks {
 export class Router<T> {
   private map: ShardMap | undefined;
   private waiting: PendingRecord<T>[] = [];
+  /** Since when records have waited without the waiting list ever emptying (scheduler time). */
+  private waitingSince: number | undefined;
   private lastRefresh = -Infinity;
   private refreshing = false;
   private refreshDelay = MAP_REFRESH_MIN_INTERVAL_MS;
+  private loadDelay = MAP_LOAD_FIRST_RETRY_MS;
+  private readonly loadStarted: number;
+  private lastError: unknown;
   private timer: Subscription | undefined;
+  private afterRefresh: (() => void)[] = [];
   private closed = false;
   private readonly abort = new AbortController();
 
@@ -54,6 +73,7 @@ export class Router<T> {
     private readonly lanes: Pick<ShardLanes<T>, 'push' | 'shardIds' | 'retire'>,
     private readonly hooks: RouterHooks,
   ) {
+    this.loadStarted = options.scheduler.now();
     void this.load();
   }
 
@@ -67,18 +87,23 @@ export class Router<T> {
     return this.map?.has(shardId) ?? false;
   }
 
+  /** The hash-key range of open shard `shardId` in the current map, if it knows it. */
+  rangeOf(shardId: string): ShardRange | undefined {
+    return this.map?.shards.find((s) => s.shardId === shardId);
+  }
+
   /** Sends a record to its shard's lane; a retry (a record sent before) goes ahead of fresh ones. */
   route(record: PendingRecord<T>): void {
     if (this.closed) return;
     if (!this.map) {
-      this.waiting.push(record);
+      this.wait(record);
       return;
     }
     try {
       record.shardId = this.map.shardFor(record.record.hashKey).shardId;
     } catch {
       // A gap in the map means it was read mid-reshard: hold the record until a refresh fills the gap.
-      this.waiting.push(record);
+      this.wait(record);
       this.refresh();
       return;
     }
@@ -87,7 +112,17 @@ export class Router<T> {
 
   /** Records to route once the map is refreshed (aggregates that landed on another shard: re-packed then). */
   holdForRefresh(records: readonly PendingRecord<T>[]): void {
-    for (const record of records) this.waiting.push(record);
+    for (const record of records) this.wait(record);
+  }
+
+  /**
+   * Runs `then` once the next refresh has completed (or failed), and asks for one: for an aggregate that
+   * landed on a shard the map does not know yet, whose range decides which of its records stay there.
+   */
+  refreshThen(then: () => void): void {
+    if (this.closed) return;
+    this.afterRefresh.push(then);
+    this.refresh();
   }
 
   /**
@@ -97,8 +132,13 @@ export class Router<T> {
    */
   refresh(): void {
     if (!this.map || this.refreshing || this.timer || this.closed) return;
+    if (this.waitedTooLong()) return;
     const scheduler = this.options.scheduler;
-    const wait = this.lastRefresh + this.refreshDelay - scheduler.now();
+    let wait = this.lastRefresh + this.refreshDelay - scheduler.now();
+    // Waiting records are failed at their TTL, not up to a 30 s backoff later.
+    if (this.waitingSince !== undefined && this.waiting.length > 0) {
+      wait = Math.min(wait, this.waitingSince + this.options.recordTtlMs - scheduler.now());
+    }
     if (wait > 0) {
       this.timer = scheduler.schedule(() => {
         this.timer = undefined;
@@ -108,22 +148,30 @@ export class Router<T> {
     }
     this.refreshing = true;
     this.lastRefresh = scheduler.now();
-    this.map.refresh().then(
-      () => {
+    this.list().then(
+      (ranges) => {
         this.refreshing = false;
+        if (this.closed) return;
         this.refreshDelay = MAP_REFRESH_MIN_INTERVAL_MS;
+        this.map = new ShardMap(ranges);
         this.onMapChanged();
+        this.runAfterRefresh();
       },
       (error) => {
         this.refreshing = false;
-        if (!isRetryableRequestError(error) && this.waiting.length > 0) {
+        if (this.closed) return;
+        this.lastError = error;
+        // Refused for good while records need the map: they can never be routed. With none waiting, the
+        // old map still routes everything else, so the refresh is only tried again later.
+        if (!isRetryableRequestError(error) && (this.waiting.length > 0 || this.afterRefresh.length > 0)) {
           this.hooks.onFailed(
-            'SHARD_MAP_FAILED',
-            `could not refresh the shard map: ${describeError(error)}`,
+            'FATAL_REQUEST_ERROR',
+            `Kinesis refused ListShards: ${describeRequestError(error)}`,
             error,
           );
           return;
         }
+        this.runAfterRefresh();
         this.refreshDelay = Math.min(MAP_REFRESH_MAX_INTERVAL_MS, this.refreshDelay * 1.5);
         this.refresh();
       },
@@ -133,6 +181,7 @@ export class Router<T> {
   /** Routes nothing more and stops refreshing (the pipeline ended or failed); a load under way completes. */
   close(): void {
     this.closed = true;
+    this.afterRefresh = [];
     this.timer?.unsubscribe();
     this.timer = undefined;
   }
@@ -143,27 +192,106 @@ export class Router<T> {
     this.abort.abort();
   }
 
-  private async load(): Promise<void> {
-    const { client, streamName, streamARN } = this.options;
+  /** One ListShards listing (all pages), cut off at the request deadline. */
+  private async list(): Promise<ShardRange[]> {
+    const { client, streamName, streamARN, scheduler, requestTimeoutMs } = this.options;
+    const deadline = new Deadline(scheduler, this.abort.signal, requestTimeoutMs);
     try {
-      this.map = await ShardMap.load(client, { streamName, streamARN }, { abortSignal: this.abort.signal });
-    } catch (error) {
-      this.hooks.onFailed(
-        'SHARD_MAP_FAILED',
-        `could not list the stream's shards: ${describeError(error)}`,
-        error,
+      const ranges = await listOpenShards(
+        client,
+        { streamName, streamARN },
+        { abortSignal: deadline.signal },
       );
+      if (ranges.length === 0) throw new RangeError('the stream has no open shards');
+      return ranges;
+    } catch (error) {
+      throw deadline.explain(error, 'ListShards');
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  /**
+   * The first load, retried like a refresh (from 250 ms, ×1.5 to 30 s) while the error is retryable and
+   * the next try still starts within `recordTtlMs` of the pipeline's start; a fatal code ends the pipeline
+   * with `FATAL_REQUEST_ERROR`, an exhausted budget with `SHARD_MAP_FAILED` and the last cause.
+   */
+  private async load(): Promise<void> {
+    let ranges: ShardRange[];
+    try {
+      ranges = await this.list();
+    } catch (error) {
+      if (this.closed) return;
+      this.lastError = error;
+      const { scheduler, recordTtlMs } = this.options;
+      if (!isRetryableRequestError(error)) {
+        this.hooks.onFailed(
+          'FATAL_REQUEST_ERROR',
+          `Kinesis refused ListShards: ${describeRequestError(error)}`,
+          error,
+        );
+      } else if (scheduler.now() + this.loadDelay - this.loadStarted >= recordTtlMs) {
+        this.hooks.onFailed(
+          'SHARD_MAP_FAILED',
+          `could not list the stream's shards within recordTtlMs (${recordTtlMs} ms): ${describeRequestError(error)}`,
+          error,
+        );
+      } else {
+        this.timer = scheduler.schedule(() => {
+          this.timer = undefined;
+          void this.load();
+        }, this.loadDelay);
+        this.loadDelay = Math.min(MAP_REFRESH_MAX_INTERVAL_MS, this.loadDelay * 1.5);
+      }
       return;
     }
+    if (this.closed) return;
+    this.map = new ShardMap(ranges);
     this.lastRefresh = this.options.scheduler.now();
     this.routeWaiting();
   }
 
+  private wait(record: PendingRecord<T>): void {
+    this.waitingSince ??= this.options.scheduler.now();
+    this.waiting.push(record);
+  }
+
+  /**
+   * Records have waited for a map that routes them longer than `recordTtlMs` (ListShards kept failing, or a
+   * hash range stayed uncovered): fails the pipeline, which reports them unsent.
+   */
+  private waitedTooLong(): boolean {
+    const since = this.waitingSince;
+    if (since === undefined || this.waiting.length === 0) return false;
+    const { scheduler, recordTtlMs } = this.options;
+    if (scheduler.now() - since < recordTtlMs) return false;
+    const cause = this.lastError;
+    this.hooks.onFailed(
+      'SHARD_MAP_FAILED',
+      `${this.waiting.length} records waited longer than recordTtlMs (${recordTtlMs} ms) for a shard map that ` +
+        (cause === undefined
+          ? 'covers their hash keys: no open shard does'
+          : `routes them: ${describeRequestError(cause)}`),
+      cause,
+    );
+    return true;
+  }
+
   private routeWaiting(): void {
+    const since = this.waitingSince;
     const waiting = this.waiting;
     this.waiting = [];
+    this.waitingSince = undefined;
     for (const record of waiting) this.route(record);
+    // Records still waiting (their key is in a gap again) keep the oldest one's start: the bound holds.
+    if (this.waiting.length > 0) this.waitingSince = since ?? this.waitingSince;
     this.hooks.onRouted();
+  }
+
+  private runAfterRefresh(): void {
+    const callbacks = this.afterRefresh;
+    this.afterRefresh = [];
+    for (const then of callbacks) then();
   }
 
   /** Closed shards' lanes hand their records back for routing on the new map (ShardLanes drops their limiters). */

@@ -5,14 +5,16 @@ import {
   type PutRecordsOutput,
 } from '@aws-sdk/client-kinesis';
 import { setMaxListeners } from 'node:events';
+import type { SchedulerLike } from 'rxjs';
 import { Fifo } from './fifo.js';
 import { Aggregate, type Outgoing } from './aggregation.js';
+import { Deadline, requestDeadlineMs, type DeadlineOptions } from './deadline.js';
 
 /** What the sender reports for each request. */
 export interface SendHandlers<T> {
   /** Each user record's `attempts` already counts this request; `ms` is how long the request took. */
   response(batch: Outgoing<T>[], request: PutRecordsInput, response: PutRecordsOutput, ms: number): void;
-  /** The request got no response (after the SDK client's own retries). */
+  /** The request got no response (after the SDK client's own retries), or none before its deadline. */
   requestError(batch: Outgoing<T>[], error: unknown, ms: number): void;
   /** Nothing is queued or in flight. */
   idle(): void;
@@ -20,11 +22,14 @@ export interface SendHandlers<T> {
 
 /**
  * Sends sealed batches as PutRecords requests, at most `maxInFlight` at once; the rest wait in order.
- * Every request carries the pipeline's abort signal, so unsubscribing cancels what is in flight.
+ * Every request carries its own abort signal, fired at its deadline (`requestTimeoutMs` plus its bytes at
+ * `minUploadBytesPerSecond`: see deadline.ts) or when the pipeline is cancelled; the deadline is ours, not
+ * the client's, so no request handler can hang the pipeline (measured on 0.2.0: `NodeHttpHandler` waited
+ * forever on a stalled peer; the SDK's HTTP/2 handler ~5 min).
  *
  * @example
  * ```ts
- * const sender = new Sender(client, { StreamName: 'sensors' }, 16, scheduler.now, handlers);
+ * const sender = new Sender(client, { StreamName: 'sensors' }, 16, deadlines, scheduler.now, handlers);
  * sender.enqueue(batch);
  * ```
  */
@@ -37,6 +42,7 @@ export class Sender<T> {
     private readonly client: KinesisClient,
     private readonly stream: { StreamName?: string; StreamARN?: string },
     private readonly maxInFlight: number,
+    private readonly deadlines: DeadlineOptions & { scheduler: SchedulerLike },
     private readonly now: () => number,
     private readonly handlers: SendHandlers<T>,
   ) {
@@ -74,6 +80,7 @@ export class Sender<T> {
     this.inFlight++;
     const now = this.now();
     const records = new Array(batch.length);
+    let bytes = 0;
     for (let i = 0; i < batch.length; i++) {
       const unit = batch[i];
       if (unit instanceof Aggregate) {
@@ -86,14 +93,19 @@ export class Sender<T> {
         unit.firstSentAt ??= now;
       }
       records[i] = unit.record.entry;
+      bytes += unit.record.bytes;
     }
     const request: PutRecordsInput = { ...this.stream, Records: records };
     let response: PutRecordsOutput | undefined;
     let failure: unknown;
+    const { scheduler } = this.deadlines;
+    const deadline = new Deadline(scheduler, this.abort.signal, requestDeadlineMs(this.deadlines, bytes));
     try {
-      response = await this.client.send(new PutRecordsCommand(request), { abortSignal: this.abort.signal });
+      response = await this.client.send(new PutRecordsCommand(request), { abortSignal: deadline.signal });
     } catch (error) {
-      failure = error;
+      failure = deadline.explain(error, 'PutRecords');
+    } finally {
+      deadline.clear();
     }
     this.inFlight--;
     if (this.abort.signal.aborted) return;

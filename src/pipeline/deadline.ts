@@ -1,0 +1,96 @@
+import { setMaxListeners } from 'node:events';
+import type { SchedulerLike, Subscription } from 'rxjs';
+
+/** The deadline settings, named as in the pipeline's options (its resolved options fit). */
+export interface DeadlineOptions {
+  requestTimeoutMs: number;
+  minUploadBytesPerSecond: number;
+  scheduler: SchedulerLike;
+}
+
+/**
+ * A request's deadline in ms: `requestTimeoutMs`, plus the time its `bytes` take to upload at
+ * `minUploadBytesPerSecond` (a 5 MiB request on a 2 Mbit/s share of an uplink needs 20 s to send).
+ *
+ * @example
+ * ```ts
+ * requestDeadlineMs({ requestTimeoutMs: 6_000, minUploadBytesPerSecond: 256 * 1024 }, 5 * 1024 * 1024); // 26_000
+ * ```
+ */
+export function requestDeadlineMs(
+  o: Pick<DeadlineOptions, 'requestTimeoutMs' | 'minUploadBytesPerSecond'>,
+  bytes: number,
+): number {
+  return o.requestTimeoutMs + Math.ceil((bytes * 1000) / o.minUploadBytesPerSecond);
+}
+
+/**
+ * Thrown in place of the SDK's abort error when rx-kinesis aborted a request at its deadline. It has no
+ * AWS error code, so it is retried; the request may have been applied.
+ */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError';
+  readonly code = 'ETIMEDOUT';
+  constructor(
+    readonly operation: string,
+    readonly ms: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`${operation} got no answer within ${ms} ms (requestTimeoutMs); it may have been applied`, options);
+  }
+}
+
+/**
+ * One request's abort signal: fires at its deadline (on the pipeline's scheduler, so virtual time drives
+ * it in tests) or when the pipeline's own signal fires. The SDK's handlers, HTTP/2 and `NodeHttpHandler`
+ * alike, close the request's stream or socket on abort, so the retry opens a fresh one.
+ *
+ * @example
+ * ```ts
+ * const deadline = new Deadline(options, pipelineAbort.signal, 6_000);
+ * try { await client.send(command, { abortSignal: deadline.signal }); }
+ * catch (e) { throw deadline.explain(e, 'PutRecords'); }
+ * finally { deadline.clear(); }
+ * ```
+ */
+export class Deadline {
+  private readonly controller = new AbortController();
+  private readonly timer: Subscription;
+  private readonly onParentAbort: () => void;
+  private expired = false;
+
+  constructor(
+    scheduler: SchedulerLike,
+    private readonly parent: AbortSignal,
+    readonly ms: number,
+  ) {
+    setMaxListeners(Infinity, this.controller.signal);
+    this.onParentAbort = () => this.controller.abort(parent.reason);
+    if (parent.aborted) this.controller.abort(parent.reason);
+    else parent.addEventListener('abort', this.onParentAbort, { once: true });
+    this.timer = scheduler.schedule(() => {
+      this.expired = true;
+      this.controller.abort(new RequestTimeoutError('request', ms));
+    }, ms);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Whether the deadline (not the pipeline) aborted the request. */
+  get timedOut(): boolean {
+    return this.expired;
+  }
+
+  /** The error to report for a failed request: a {@link RequestTimeoutError} if the deadline cut it off. */
+  explain(error: unknown, operation: string): unknown {
+    return this.expired ? new RequestTimeoutError(operation, this.ms, { cause: error }) : error;
+  }
+
+  /** The request is over: drops the timer and the listener on the pipeline's signal. */
+  clear(): void {
+    this.timer.unsubscribe();
+    this.parent.removeEventListener('abort', this.onParentAbort);
+  }
+}
