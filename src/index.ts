@@ -17,6 +17,8 @@ export {
   MAX_BATCH_BYTES,
   MAX_BATCH_RECORDS,
   DEFAULT_AGGREGATE_BYTES,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND,
   resolveOptions,
   type AggregationOptions,
   type ResolvedOptions,
@@ -43,6 +45,9 @@ export type {
   PutRecordsEmission,
 } from './pipeline/emissions.js';
 export { KinesisSinkError, isRetryableRequestError, type KinesisSinkErrorCode } from './errors.js';
+export { FATAL_ERROR_CODES, TRANSIENT_ERROR_CODES } from './kinesis/error-codes.js';
+export { NO_RESULT_ERROR_CODE } from './pipeline/results.js';
+export { RequestTimeoutError } from './pipeline/deadline.js';
 export {
   DEFAULT_MAX_RECORD_BYTES,
   InvalidRecordError,

@@ -44,6 +44,10 @@ export interface PutAllOptions<T = KinesisRecordInput, A extends boolean = false
  * source's own end also starts the drain. Unsubscribing stops at once: requests in flight are cancelled
  * and nothing more is reported.
  *
+ * If the pipeline fails while the source's `next()` is pending, the error waits for that `next()` to
+ * settle, so its item is in the error's `unsent` rather than lost (a source that never yields again holds
+ * the error until you unsubscribe).
+ *
  * @example
  * ```ts
  * async function* readings() {
@@ -71,9 +75,11 @@ export function putAll<T = KinesisRecordInput, A extends boolean = false>(
 ): Observable<EmissionOf<T, A>> {
   const { signal, ...producerOptions } = options;
   return new Observable<EmissionOf<T, A>>((subscriber) => {
-    // A fatal error must end the Observable at once, not when a slow source next yields: each wait for the
-    // source's next item can also be woken by the failure. (Not Promise.race against one long-lived promise:
-    // every race would leave a reaction on it holding its item, a million items never collected — measured.)
+    // A fatal error must not wait for the buffer or a producer.put(): each wait for the source's next item
+    // can also be woken by the failure. (Not Promise.race against one long-lived promise: every race would
+    // leave a reaction on it holding its item, a million items never collected — measured.) It does wait for
+    // a next() already asked for, whose item belongs in `unsent`: every item ends exactly once.
+    // Unsubscribing stops that wait too.
     let hasFailed = false;
     let wakeOnFailure: ((failed: 'failed') => void) | undefined;
     // One code path for both: with a spool, the items emitted are SpooledRecords (the overloads say so).
@@ -113,16 +119,30 @@ export function putAll<T = KinesisRecordInput, A extends boolean = false>(
       let stopReason: unknown;
       // Pulled from the source but not (yet) taken by the producer: if the pipeline fails, it is unsent too.
       let inHand: T[] = [];
+      // A next() the failure woke us from: the source may still hand its value over (an async generator
+      // mid-step). That value was pulled, so it must end up in `unsent`, never dropped (0.2.0 lost it).
+      let pendingNext: Promise<IteratorResult<T>> | undefined;
       try {
         while (!signal?.aborted) {
           const next = await new Promise<IteratorResult<T> | 'failed'>((resolve, reject) => {
             if (hasFailed) return resolve('failed');
             wakeOnFailure = resolve;
-            Promise.resolve(iterator.next()).then(resolve, reject);
+            const pulled = Promise.resolve(iterator.next());
+            pendingNext = pulled;
+            pulled.then(resolve, reject);
           });
           wakeOnFailure = undefined;
           if (cancelled) return;
-          if (next === 'failed') break;
+          if (next === 'failed') {
+            const late = await pendingNext?.then(
+              (r) => r,
+              () => undefined,
+            );
+            if (cancelled) return;
+            if (late && !late.done) inHand = [late.value];
+            break;
+          }
+          pendingNext = undefined;
           if (next.done) break;
           inHand = [next.value];
           // Taken, not yet durable: with a spool, waiting for each append would cost an fsync per item.

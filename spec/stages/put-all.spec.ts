@@ -117,6 +117,35 @@ describe('putAll (stage)', () => {
     });
   });
 
+  it("a fatal error while the source's next() is pending: that item is in unsent once it arrives (0.2.0 lost it)", async () => {
+    for (const slowItem of [true, false]) {
+      await withVirtualTime(async (scheduler) => {
+        const fake = new FakeKinesis({ requests: () => fatalError() });
+        const items = makeItems(3);
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        let asked = 0;
+        // Yields two items at once, then holds the third's next() until released.
+        async function* source() {
+          yield items[0];
+          yield items[1];
+          asked++;
+          await held;
+          if (slowItem) yield items[2];
+        }
+        const run = start(putAll(source(), opts(fake.client, scheduler, { lingerMs: 1 })));
+        await scheduler.runUntil(() => asked === 1 && fake.requests.length > 0);
+        await scheduler.advance(10);
+        expect(run.done).to.equal(false); // the error waits for the pending next()
+        release();
+        await scheduler.runUntil(() => run.done);
+        const unsent = (run.error as KinesisSinkError<Item>).unsent.map((i) => i.id).sort();
+        // Control: a source that ends instead of yielding adds nothing.
+        expect(unsent).to.deep.equal(slowItem ? [0, 1, 2] : [0, 1]);
+      });
+    }
+  });
+
   it('unsubscribing returns the source and pulls nothing more (control: it was pulling)', async () => {
     await withVirtualTime(async (scheduler) => {
       const fake = new FakeKinesis();
