@@ -2,7 +2,15 @@
 import { expect } from 'chai';
 import { from, Subject, tap } from 'rxjs';
 import { InvalidRecordError, KinesisSinkError, toKinesis } from '../src/index.js';
-import { fatalError, networkError, sdkError, serverError, throttleError } from './support/fake-kinesis.js';
+import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import {
+  abortError,
+  fatalError,
+  networkError,
+  sdkError,
+  serverError,
+  throttleError,
+} from './support/fake-kinesis.js';
 import { withVirtualTime } from './support/virtual-time.js';
 import { runToEnd, start } from './support/run.js';
 import {
@@ -271,6 +279,44 @@ describe('toKinesis', () => {
         });
       });
     }
+
+    it('a request that never answers holds a fatal error back only until its deadline (0.2.0: 100 of 100 unaccounted at 20 s)', async () => {
+      await withVirtualTime(async (scheduler) => {
+        const fake = fakeWith({ requests: ({ request }) => (request === 1 ? fatalError() : undefined) });
+        let puts = 0;
+        const client = {
+          send: (command: unknown, o?: { abortSignal?: AbortSignal }) => {
+            if (command instanceof PutRecordsCommand && puts++ === 0) {
+              // The first PutRecords stalls: only its abort signal ends it.
+              return new Promise((_resolve, reject) =>
+                o!.abortSignal!.addEventListener('abort', () => reject(abortError()), { once: true }),
+              );
+            }
+            return (fake.client.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, o);
+          },
+        } as unknown as KinesisClient;
+        const items = makeItems(20);
+        const run = start(
+          from(items).pipe(
+            toKinesis({
+              ...options(fake, { scheduler, maxBatchRecords: 10, requestTimeoutMs: 2_000, ...QUOTAS_OFF }),
+              client,
+            }),
+          ),
+        );
+        await scheduler.advance(1_900);
+        expect(run.done).to.equal(false); // the fatal answer came long ago; the stalled request is still out
+        await scheduler.runUntil(() => run.done);
+        const deadline = 2_000 + Math.ceil((10 * 20 * 1000) / (256 * 1024)); // requestTimeoutMs + bytes
+        expect(scheduler.now()).to.be.within(deadline, deadline + 10);
+        const error = run.error as KinesisSinkError<Item>;
+        expect(error.code).to.equal('FATAL_REQUEST_ERROR');
+        // Every item ends once: the stalled request's and the refused one's in unsent, others delivered.
+        const { delivered } = outcomes(run.emissions);
+        expect(ids([...error.unsent, ...delivered]).sort((a, b) => a - b)).to.deep.equal(range(0, 20));
+        expect(error.unsent.length).to.be.at.least(10); // at least the stalled request's
+      });
+    });
 
     it('leave out of unsent the items of requests in flight that were delivered', async () => {
       // Request 1 fails fatally while 0 and 2 are in flight; they succeed afterwards.

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Outgoing } from '../../src/pipeline/aggregation.js';
 import type { PendingRecord } from '../../src/pipeline/pending.js';
+import { requestDeadlineMs } from '../../src/pipeline/deadline.js';
 import { Sender } from '../../src/pipeline/sender.js';
 import { abortError, sdkError } from '../support/fake-kinesis.js';
 import { pending, type Item } from '../support/fixtures.js';
@@ -152,6 +153,28 @@ describe('Sender (stage)', () => {
         'error 7 ProvisionedThroughputExceededException',
         'idle',
       ]);
+    });
+  });
+
+  it('aborts a request at its deadline (requestTimeoutMs + bytes at minUploadBytesPerSecond) and reports a RequestTimeoutError; an answered one leaves no timer', async () => {
+    await withVirtualTime(async (scheduler) => {
+      const { sender, fake, events } = senderWith(2, scheduler);
+      const big = rec(1);
+      sender.enqueue([rec(0)]);
+      sender.enqueue([big]);
+      const deadline = (bytes: number) =>
+        requestDeadlineMs({ requestTimeoutMs: 6_000, minUploadBytesPerSecond: 256 * 1024 }, bytes);
+      expect(deadline(5 * 1024 * 1024)).to.equal(26_000); // a full request gets 20 s to upload
+      fake.calls[0].answer(ok(1));
+      await scheduler.settle();
+      expect(scheduler.pending).to.equal(1); // only the unanswered request's deadline
+      await scheduler.advance(deadline(big.record.bytes) - 1);
+      expect(fake.calls[1].signal?.aborted).to.equal(false);
+      await scheduler.advance(1);
+      expect(fake.calls[1].signal?.aborted).to.equal(true);
+      await scheduler.settle();
+      expect(events).to.deep.equal(['response 0', 'error 1 RequestTimeoutError', 'idle']);
+      expect(scheduler.pending).to.equal(0);
     });
   });
 
