@@ -293,17 +293,44 @@ describe('security: no credentials or record data in errors and logs', function 
             type,
             message: `User: arn:aws:sts::123456789012:assumed-role/writer/session is not authorized (${type})`,
           });
+          // The AWS-like server speaks HTTP/1.1 only: the HTTP/2 client's ListShards fails without an AWS
+          // code, is retried, and ends SHARD_MAP_FAILED at recordTtlMs naming that transport error.
           await run(
-            from(recordsWithSecrets(20)).pipe(toKinesis({ ...base, client: client(aws.endpoint, protocol) })),
+            from(recordsWithSecrets(20)).pipe(
+              toKinesis({ ...base, client: client(aws.endpoint, protocol), recordTtlMs: 1_000 }),
+            ),
             outcome,
           );
         }
       }
-      // 4. The shard map cannot be loaded: no such stream.
+      // 4. No such stream (FATAL_REQUEST_ERROR at startup), and a shard map that cannot be loaded within
+      // recordTtlMs (SHARD_MAP_FAILED, naming the last cause).
       await run(
         from(recordsWithSecrets(10)).pipe(toKinesis({ ...base, streamName: 'no-such-stream' })),
         outcome,
       );
+      faults({ listShardsThrottleRate: 1 });
+      await run(from(recordsWithSecrets(10)).pipe(toKinesis({ ...base, recordTtlMs: 300 })), outcome);
+      faults({ listShardsThrottleRate: 0 });
+      // 4b. Requests that never answer (cut at the deadline), garbled 200 bodies, resets after the 200
+      // header: RETRIES_EXHAUSTED naming each cause, through both handlers.
+      for (const f of [{ stallRate: 1 }, { garbledBodyRate: 1 }, { headerResetRate: 1 }]) {
+        for (const protocol of ['http1', 'http2'] as const) {
+          faults(f);
+          await run(
+            from(recordsWithSecrets(20)).pipe(
+              toKinesis({
+                ...base,
+                client: client(emu.endpoint, protocol, 1),
+                maxAttempts: 2,
+                requestTimeoutMs: 200,
+              }),
+            ),
+            outcome,
+          );
+        }
+      }
+      faults({ stallRate: 0, garbledBodyRate: 0, headerResetRate: 0 });
       // 5. Retries exhausted: every request answered 500, or its connection reset (HTTP/1.1 and HTTP/2).
       for (const f of [{ requestFailureRate: 1 }, { resetRate: 1, applyBeforeResetRate: 0 }]) {
         for (const protocol of ['http1', 'http2'] as const) {
@@ -348,6 +375,17 @@ describe('security: no credentials or record data in errors and logs', function 
       'SHARD_MAP_FAILED',
     ]);
     expect(errors.length).to.be.greaterThan(40);
+    // The new paths were taken and their messages name the cause (code and sanitised message).
+    const messages = errors.map((e) => String((e as Error).message));
+    for (const cause of [
+      /RequestTimeoutError ETIMEDOUT/,
+      /LimitExceededException/,
+      /ResourceNotFoundException/,
+    ])
+      expect(
+        messages.some((m) => cause.test(m)),
+        String(cause),
+      ).to.equal(true);
     // The errors still carry the records themselves, where they belong (non-enumerable `item`, `unsent`).
     expect(errors.some((e) => (e as { unsent?: unknown[] }).unsent?.length)).to.equal(true);
     expect(errors.some((e) => (e as { item?: unknown }).item !== undefined)).to.equal(true);
