@@ -34,7 +34,15 @@ export const MAX_BATCH_BYTES = 5 * 1024 * 1024;
  * ```
  */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 6_000;
-/** Default `minUploadBytesPerSecond`: 256 KiB/s, so a full 5 MiB request gets 6 s + 20 s. */
+/**
+ * Default `minUploadBytesPerSecond`: 256 KiB/s (2 Mbit/s per request), so a full 5 MiB request gets
+ * 6 s + 20 s, while 16 such requests in flight share a 32 Mbit/s uplink.
+ *
+ * @example
+ * ```ts
+ * toKinesis({ client, streamName: 'logs', minUploadBytesPerSecond: DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND / 4 });
+ * ```
+ */
 export const DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND = 256 * 1024;
 /** `maxBufferedBytes` default where the source is pushed (`toKinesis()`) rather than pulled. */
 export const PUSHED_SOURCE_BUFFER_BYTES = 64 * 1024 * 1024;

@@ -20,8 +20,10 @@ import { InvalidRecordError, type KinesisRecordInput } from './kinesis/records.j
  * Completes after the source completes and every item is delivered or finally failed. Errors with:
  * - `InvalidRecordError` when an item can never be accepted (unless `onInvalidRecord` is set), after
  *   everything accepted before it has been sent;
- * - `KinesisSinkError` when Kinesis cannot be written to (unknown stream, access denied, KMS), with every
- *   undelivered item in `unsent`;
+ * - `KinesisSinkError` when Kinesis cannot be written to, with every undelivered item in `unsent`:
+ *   `FATAL_REQUEST_ERROR` for a fatal code (unknown stream — at startup too —, access denied, KMS),
+ *   `RETRIES_EXHAUSTED` / `SHARD_MAP_FAILED` once the records' budget has run out (see README, "When
+ *   things go wrong");
  * - the source's own error, after everything accepted has been sent;
  * - `KinesisSinkError` `DRAIN_TIMEOUT` when `drainTimeoutMs` passed after the source ended: requests in
  *   flight are aborted and every item not delivered is in `unsent` (aborted ones may have been applied).

@@ -10,7 +10,15 @@
  * "retry" costs at most the budget; a wrong "fatal" ends the whole run).
  */
 
-/** The AWS error codes that end a pipeline (`FATAL_REQUEST_ERROR`), and why retrying cannot help. */
+/**
+ * The AWS error codes that end a pipeline (`FATAL_REQUEST_ERROR`), and why retrying cannot help.
+ *
+ * @example
+ * ```ts
+ * const error = Object.assign(new Error('no'), { name: 'KMSDisabledException' });
+ * const why = FATAL_ERROR_CODES[error.name]; // "the stream's KMS key is disabled"; undefined: retried
+ * ```
+ */
 export const FATAL_ERROR_CODES: Readonly<Record<string, string>> = {
   ResourceNotFoundException: 'the stream does not exist in this account and region',
   AccessDeniedException: 'these credentials may not write to this stream',
@@ -34,6 +42,12 @@ export const FATAL_ERROR_CODES: Readonly<Record<string, string>> = {
 /**
  * Codes known to pass: retried within the budget (the list is for the README's table and for tests; any
  * code not in {@link FATAL_ERROR_CODES} is retried).
+ *
+ * @example
+ * ```ts
+ * const error = Object.assign(new Error('busy'), { name: 'ResourceInUseException' });
+ * if (error.name in TRANSIENT_ERROR_CODES) console.info('Kinesis is busy; rx-kinesis retries');
+ * ```
  */
 export const TRANSIENT_ERROR_CODES: Readonly<Record<string, string>> = {
   ProvisionedThroughputExceededException: "a shard's write quota was exceeded",

@@ -26,7 +26,16 @@ export function requestDeadlineMs(
 
 /**
  * Thrown in place of the SDK's abort error when rx-kinesis aborted a request at its deadline. It has no
- * AWS error code, so it is retried; the request may have been applied.
+ * AWS error code, so it is retried; the request may have been applied. The cause of a
+ * `RETRIES_EXHAUSTED` when every attempt timed out.
+ *
+ * @example
+ * ```ts
+ * const sinkError = new KinesisSinkError('RETRIES_EXHAUSTED', 'gave up', [], {
+ *   cause: new RequestTimeoutError('PutRecords', 6_000),
+ * });
+ * if (sinkError.cause instanceof RequestTimeoutError) console.warn(`no answer within ${sinkError.cause.ms} ms`);
+ * ```
  */
 export class RequestTimeoutError extends Error {
   override readonly name = 'RequestTimeoutError';
@@ -47,10 +56,14 @@ export class RequestTimeoutError extends Error {
  *
  * @example
  * ```ts
- * const deadline = new Deadline(options, pipelineAbort.signal, 6_000);
- * try { await client.send(command, { abortSignal: deadline.signal }); }
- * catch (e) { throw deadline.explain(e, 'PutRecords'); }
- * finally { deadline.clear(); }
+ * const deadline = new Deadline(scheduler, new AbortController().signal, 6_000);
+ * try {
+ *   await client.send(new ListShardsCommand({ StreamName: 'sensors' }), { abortSignal: deadline.signal });
+ * } catch (e) {
+ *   throw deadline.explain(e, 'ListShards'); // a RequestTimeoutError if the deadline cut it off
+ * } finally {
+ *   deadline.clear();
+ * }
  * ```
  */
 export class Deadline {

@@ -8,7 +8,8 @@ import type { PutRecordsOutput, PutRecordsResultEntry } from '@aws-sdk/client-ki
  *
  * @example
  * ```ts
- * if (entry.ErrorCode === NO_RESULT_ERROR_CODE) console.warn('Kinesis gave no result for', item);
+ * const result: { ErrorCode?: string } = { ErrorCode: 'NoResult' };
+ * if (result.ErrorCode === NO_RESULT_ERROR_CODE) console.warn('retried; it may have been written');
  * ```
  */
 export const NO_RESULT_ERROR_CODE = 'NoResult';
@@ -22,7 +23,7 @@ const NO_RESULT_MESSAGE = 'the PutRecords response had no result for this record
  *
  * @example
  * ```ts
- * const complete = completeResults(batch.length, response);
+ * completeResults(2, { Records: [] }).Records; // two { ErrorCode: 'NoResult', ErrorMessage } entries
  * ```
  */
 export function completeResults(n: number, response: PutRecordsOutput): PutRecordsOutput {

@@ -29,7 +29,7 @@ export interface SendHandlers<T> {
  *
  * @example
  * ```ts
- * const sender = new Sender(client, { StreamName: 'sensors' }, 16, deadlines, scheduler.now, handlers);
+ * const sender = new Sender(client, { StreamName: 'sensors' }, 16, resolveOptions({ client, streamName: 'sensors' }), scheduler.now, handlers);
  * sender.enqueue(batch);
  * ```
  */
