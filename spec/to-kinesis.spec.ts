@@ -46,7 +46,7 @@ describe('toKinesis', () => {
       });
     }
 
-    it('fails with SHARD_MAP_FAILED, every item unsent, when the stream does not exist', async () => {
+    it('fails with FATAL_REQUEST_ERROR (as documented), every item unsent, when the stream does not exist', async () => {
       const fake = fakeWith();
       const items = makeItems(10);
       const run = await runToEnd(
@@ -54,7 +54,7 @@ describe('toKinesis', () => {
       );
       expect(run.error).to.be.instanceOf(KinesisSinkError);
       const error = run.error as KinesisSinkError<Item>;
-      expect(error.code).to.equal('SHARD_MAP_FAILED');
+      expect(error.code).to.equal('FATAL_REQUEST_ERROR');
       expect((error.cause as Error).name).to.equal('ResourceNotFoundException');
       expect(ids([...error.unsent])).to.deep.equal(range(0, 10));
       expect(fake.requests).to.have.length(0);

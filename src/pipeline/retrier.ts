@@ -62,7 +62,7 @@ export interface RetrierStages<T> {
  * @example
  * ```ts
  * const retrier = new Retrier<unknown>({ ...resolveOptions({ client, streamName: 'sensors' }), random: Math.random }, {
- *   limiters, router, stream: 'sensors', settle: () => {}, emit: log,
+ *   limiters, router, stream: 'sensors', settle: () => {}, emit: log, idle: () => {},
  *   fail: (code, message) => console.error(code, message),
  * });
  * retrier.onResponse(batch, request, response, 42);
