@@ -29,7 +29,8 @@ export interface SendHandlers<T> {
  *
  * @example
  * ```ts
- * const sender = new Sender(client, { StreamName: 'sensors' }, 16, resolveOptions({ client, streamName: 'sensors' }), scheduler.now, handlers);
+ * const options = resolveOptions({ client, streamName: 'sensors' }); // its deadline settings and scheduler
+ * const sender = new Sender(client, { StreamName: 'sensors' }, 16, options, scheduler.now, handlers);
  * sender.enqueue(batch);
  * ```
  */
