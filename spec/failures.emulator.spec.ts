@@ -99,8 +99,10 @@ describe('real-world failures on the emulator (issue 13)', function () {
         expect(emu.missing(expected(items))).to.deep.equal([]);
         checkEmissions(run.emissions, emu.records);
         expectEachEndedOnce(items, run);
-        // Stalls are not applied, so nothing is written twice.
-        expect(emu.duplicates().count).to.equal(0);
+        // Stalls are not applied; a copy beyond the first can only come from a request cut at its deadline
+        // that was in fact answered late (a loaded machine): then its items were sent more than once.
+        const resent = run.emissions.reduce((n, e) => n + e.attempts.filter((a) => a > 1).length, 0);
+        expect(emu.duplicates().count).to.be.at.most(resent);
         expect(performance.now() - began).to.be.below(20_000);
       });
 
@@ -190,7 +192,9 @@ describe('real-world failures on the emulator (issue 13)', function () {
     expect(run.error).to.be.instanceOf(KinesisSinkError);
     const error = run.error as KinesisSinkError<Item>;
     expect(error.code).to.equal('SHARD_MAP_FAILED');
-    expect(error.message).to.match(/waited longer than recordTtlMs \(1500 ms\).*no open shard does/);
+    expect(error.message).to.match(
+      /waited longer than recordTtlMs \(1500 ms\) for a shard map: no open shard covers their hash keys/,
+    );
     expect(ms).to.be.within(1_400, 4_000);
     expectEachEndedOnce(items, run);
     const { unsent } = account(items, run);

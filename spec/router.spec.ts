@@ -92,8 +92,11 @@ function setup(scheduler: VirtualScheduler, answers: (ListShardsOutput | Error)[
   const failures: [KinesisSinkErrorCode, string][] = [];
   let routed = 0;
   const options = { client: list.client, streamName: 's', scheduler, ...ROUTER_BUDGETS };
-  const router = new Router<string>(options, lanes, {
-    onFailed: (code, message) => failures.push([code, message]),
+  const router: Router<string> = new Router<string>(options, lanes, {
+    onFailed: (code, message) => {
+      failures.push([code, message]);
+      router.close(); // as the pipeline does when it fails
+    },
     onRouted: () => routed++,
   });
   return { list, lanes, failures, router, routed: () => routed };
@@ -172,10 +175,13 @@ describe('Router (shard map stage, virtual time)', () => {
             o.abortSignal.addEventListener('abort', () => reject(abortError()), { once: true });
           }),
       } as unknown as KinesisClient;
-      const failures: [KinesisSinkErrorCode, string][] = [];
+      const failures: [KinesisSinkErrorCode, string, number][] = [];
       const options = { ...ROUTER_BUDGETS, client: stalled, streamName: 's', scheduler, recordTtlMs: 20_000 };
-      const router = new Router<string>(options, new FakeLanes(), {
-        onFailed: (code, message) => failures.push([code, message]),
+      const router: Router<string> = new Router<string>(options, new FakeLanes(), {
+        onFailed: (code, message) => {
+          failures.push([code, message, scheduler.now()]);
+          router.close(); // as the pipeline does when it fails
+        },
         onRouted: () => {},
       });
       router.route(record('a', 1n));
@@ -185,14 +191,25 @@ describe('Router (shard map stage, virtual time)', () => {
       await scheduler.advance(1);
       expect(signals[0].aborted).to.equal(true); // the deadline, not the pipeline
       await scheduler.advance(60_000);
-      // Each try cut at 6 s, then 250, 375, 562.5 ms of backoff; a fifth would start past the 20 s budget.
+      // Each try cut at 6 s, then 250, 375, 562.5 ms of backoff; the record's 20 s ran out during the 4th.
       expect(calls).to.deep.equal([0, 6_250, 12_625, 19_187.5]);
-      expect(failures).to.have.length(1);
-      expect(failures[0][0]).to.equal('SHARD_MAP_FAILED');
+      expect(failures.map(([code, , at]) => [code, at])).to.deep.equal([['SHARD_MAP_FAILED', 20_000]]);
       expect(failures[0][1]).to.match(
-        /within recordTtlMs \(20000 ms\): RequestTimeoutError ETIMEDOUT: ListShards got no answer within 6000 ms/,
+        /1 records waited longer than recordTtlMs \(20000 ms\) for a shard map: could not list the stream's shards: RequestTimeoutError ETIMEDOUT: ListShards got no answer within 6000 ms/,
       );
       expect(scheduler.pending).to.equal(0);
+    }));
+
+  it('with no record waiting, a failing first load is retried for as long as it takes (an idle producer outlives a bad minute)', () =>
+    withVirtualTime(async (scheduler) => {
+      const failures = Array.from({ length: 14 }, () => serverError());
+      const { router, list, lanes, failures: failed } = setup(scheduler, [...failures, shardsOf(twoShards)]);
+      await scheduler.advance(200_000);
+      expect(failed).to.deep.equal([]);
+      expect(list.calls).to.have.length(15);
+      expect(list.calls.at(-1)! - list.calls.at(-2)!).to.equal(MAP_REFRESH_MAX_INTERVAL_MS); // capped at 30 s
+      router.route(record('a', 1n));
+      expect(lanes.pushed).to.deep.equal([['shardId-0', 'a', false]]);
     }));
 
   it('a key no open shard covers waits at most recordTtlMs, then SHARD_MAP_FAILED says no shard covers it', () =>
@@ -207,7 +224,7 @@ describe('Router (shard map stage, virtual time)', () => {
       await scheduler.advance(1);
       expect(failures.map(([code]) => code)).to.deep.equal(['SHARD_MAP_FAILED']);
       expect(failures[0][1]).to.match(
-        /1 records waited longer than recordTtlMs \(60000 ms\).*no open shard does/,
+        /1 records waited longer than recordTtlMs \(60000 ms\) for a shard map: no open shard covers/,
       );
       router.close();
     }));
@@ -324,8 +341,8 @@ describe('Router (shard map stage, virtual time)', () => {
     withVirtualTime(async (scheduler) => {
       const { lanes, router } = setup(scheduler, [shardsOf([['shardId-0', 0n, HALF - 1n]])]);
       await scheduler.settle();
-      router.route(record('gap', TOP)); // schedules a refresh 1 s after the load
-      expect(scheduler.pending).to.equal(1);
+      router.route(record('gap', TOP)); // schedules a refresh 1 s after the load, and its TTL check
+      expect(scheduler.pending).to.equal(2);
       router.close();
       expect(scheduler.pending).to.equal(0);
       router.route(record('a', 1n));

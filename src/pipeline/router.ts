@@ -61,8 +61,11 @@ export class Router<T> {
   private refreshing = false;
   private refreshDelay = MAP_REFRESH_MIN_INTERVAL_MS;
   private loadDelay = MAP_LOAD_FIRST_RETRY_MS;
-  private readonly loadStarted: number;
+  /** Fails the pipeline once records have waited `recordTtlMs` (set while any wait). */
+  private ttlTimer: Subscription | undefined;
   private lastError: unknown;
+  /** The last refresh failed (else the map loaded fine and a gap is the map's own). */
+  private refreshFailing = false;
   private timer: Subscription | undefined;
   private afterRefresh: (() => void)[] = [];
   private closed = false;
@@ -73,7 +76,6 @@ export class Router<T> {
     private readonly lanes: Pick<ShardLanes<T>, 'push' | 'shardIds' | 'retire'>,
     private readonly hooks: RouterHooks,
   ) {
-    this.loadStarted = options.scheduler.now();
     void this.load();
   }
 
@@ -132,13 +134,8 @@ export class Router<T> {
    */
   refresh(): void {
     if (!this.map || this.refreshing || this.timer || this.closed) return;
-    if (this.waitedTooLong()) return;
     const scheduler = this.options.scheduler;
-    let wait = this.lastRefresh + this.refreshDelay - scheduler.now();
-    // Waiting records are failed at their TTL, not up to a 30 s backoff later.
-    if (this.waitingSince !== undefined && this.waiting.length > 0) {
-      wait = Math.min(wait, this.waitingSince + this.options.recordTtlMs - scheduler.now());
-    }
+    const wait = this.lastRefresh + this.refreshDelay - scheduler.now();
     if (wait > 0) {
       this.timer = scheduler.schedule(() => {
         this.timer = undefined;
@@ -152,6 +149,7 @@ export class Router<T> {
       (ranges) => {
         this.refreshing = false;
         if (this.closed) return;
+        this.refreshFailing = false;
         this.refreshDelay = MAP_REFRESH_MIN_INTERVAL_MS;
         this.map = new ShardMap(ranges);
         this.onMapChanged();
@@ -161,6 +159,7 @@ export class Router<T> {
         this.refreshing = false;
         if (this.closed) return;
         this.lastError = error;
+        this.refreshFailing = true;
         // Refused for good while records need the map: they can never be routed. With none waiting, the
         // old map still routes everything else, so the refresh is only tried again later.
         if (!isRetryableRequestError(error) && (this.waiting.length > 0 || this.afterRefresh.length > 0)) {
@@ -184,6 +183,8 @@ export class Router<T> {
     this.afterRefresh = [];
     this.timer?.unsubscribe();
     this.timer = undefined;
+    this.ttlTimer?.unsubscribe();
+    this.ttlTimer = undefined;
   }
 
   /** Also cancels a map load or refresh under way (the pipeline was destroyed). */
@@ -212,9 +213,9 @@ export class Router<T> {
   }
 
   /**
-   * The first load, retried like a refresh (from 250 ms, ×1.5 to 30 s) while the error is retryable and
-   * the next try still starts within `recordTtlMs` of the pipeline's start; a fatal code ends the pipeline
-   * with `FATAL_REQUEST_ERROR`, an exhausted budget with `SHARD_MAP_FAILED` and the last cause.
+   * The first load, retried like a refresh (from 250 ms, ×1.5 to 30 s) while the error is retryable: the
+   * records waiting for it bound how long (`recordTtlMs`, see {@link wait}), not the load itself, so an
+   * idle producer outlives a bad minute. A fatal code ends the pipeline with `FATAL_REQUEST_ERROR`.
    */
   private async load(): Promise<void> {
     let ranges: ShardRange[];
@@ -223,26 +224,19 @@ export class Router<T> {
     } catch (error) {
       if (this.closed) return;
       this.lastError = error;
-      const { scheduler, recordTtlMs } = this.options;
       if (!isRetryableRequestError(error)) {
         this.hooks.onFailed(
           'FATAL_REQUEST_ERROR',
           `Kinesis refused ListShards: ${describeRequestError(error)}`,
           error,
         );
-      } else if (scheduler.now() + this.loadDelay - this.loadStarted >= recordTtlMs) {
-        this.hooks.onFailed(
-          'SHARD_MAP_FAILED',
-          `could not list the stream's shards within recordTtlMs (${recordTtlMs} ms): ${describeRequestError(error)}`,
-          error,
-        );
-      } else {
-        this.timer = scheduler.schedule(() => {
-          this.timer = undefined;
-          void this.load();
-        }, this.loadDelay);
-        this.loadDelay = Math.min(MAP_REFRESH_MAX_INTERVAL_MS, this.loadDelay * 1.5);
+        return;
       }
+      this.timer = this.options.scheduler.schedule(() => {
+        this.timer = undefined;
+        void this.load();
+      }, this.loadDelay);
+      this.loadDelay = Math.min(MAP_REFRESH_MAX_INTERVAL_MS, this.loadDelay * 1.5);
       return;
     }
     if (this.closed) return;
@@ -251,30 +245,42 @@ export class Router<T> {
     this.routeWaiting();
   }
 
+  /** Holds a record for the map; the first to wait starts the `recordTtlMs` clock of them all. */
   private wait(record: PendingRecord<T>): void {
-    this.waitingSince ??= this.options.scheduler.now();
+    const { scheduler, recordTtlMs } = this.options;
+    this.waitingSince ??= scheduler.now();
     this.waiting.push(record);
+    this.ttlTimer ??= scheduler.schedule(
+      () => this.onWaitedTooLong(),
+      this.waitingSince + recordTtlMs - scheduler.now(),
+    );
   }
 
   /**
-   * Records have waited for a map that routes them longer than `recordTtlMs` (ListShards kept failing, or a
-   * hash range stayed uncovered): fails the pipeline, which reports them unsent.
+   * Records have waited for a map that routes them as long as they may be retried (ListShards kept failing
+   * or timing out, or a hash range stayed uncovered): fails the pipeline, which reports them unsent.
    */
-  private waitedTooLong(): boolean {
+  private onWaitedTooLong(): void {
+    this.ttlTimer = undefined;
     const since = this.waitingSince;
-    if (since === undefined || this.waiting.length === 0) return false;
+    if (this.closed || since === undefined || this.waiting.length === 0) return;
     const { scheduler, recordTtlMs } = this.options;
-    if (scheduler.now() - since < recordTtlMs) return false;
+    const left = since + recordTtlMs - scheduler.now();
+    if (left > 0) {
+      this.ttlTimer = scheduler.schedule(() => this.onWaitedTooLong(), left);
+      return;
+    }
     const cause = this.lastError;
+    const why = !this.map
+      ? `could not list the stream's shards: ${cause === undefined ? 'no answer yet' : describeRequestError(cause)}`
+      : cause !== undefined && this.refreshFailing
+        ? `could not refresh the shard map: ${describeRequestError(cause)}`
+        : 'no open shard covers their hash keys';
     this.hooks.onFailed(
       'SHARD_MAP_FAILED',
-      `${this.waiting.length} records waited longer than recordTtlMs (${recordTtlMs} ms) for a shard map that ` +
-        (cause === undefined
-          ? 'covers their hash keys: no open shard does'
-          : `routes them: ${describeRequestError(cause)}`),
+      `${this.waiting.length} records waited longer than recordTtlMs (${recordTtlMs} ms) for a shard map: ${why}`,
       cause,
     );
-    return true;
   }
 
   private routeWaiting(): void {
@@ -285,6 +291,10 @@ export class Router<T> {
     for (const record of waiting) this.route(record);
     // Records still waiting (their key is in a gap again) keep the oldest one's start: the bound holds.
     if (this.waiting.length > 0) this.waitingSince = since ?? this.waitingSince;
+    else {
+      this.ttlTimer?.unsubscribe();
+      this.ttlTimer = undefined;
+    }
     this.hooks.onRouted();
   }
 
