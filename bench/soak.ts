@@ -8,6 +8,7 @@
  * `<!-- /soak -->`, replacing only that block (appended when absent). Exits 1 if a record was lost, a
  * duplicate is unexplained, or 'per-key' inverted a key's order.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runSoak, type SoakResult } from './support/soak.js';
@@ -116,6 +117,19 @@ const after = block.test(before)
 writeFileSync(resultsFile, after);
 console.log(`wrote the Soak section of bench/RESULTS.md${failed ? '; some invariants MISSED' : ''}`);
 if (failed) process.exitCode = 1;
+
+// The accounting property over every fault kind (spec/accounting.properties.spec.ts), with many more runs
+// than CI's 24: RX_KINESIS_ACCOUNTING_RUNS (default 300 here; 0 skips it).
+const accountingRuns = process.env.RX_KINESIS_ACCOUNTING_RUNS ?? '300';
+if (accountingRuns !== '0') {
+  const spec = fileURLToPath(new URL('../spec/accounting.properties.spec.ts', import.meta.url));
+  const mocha = spawnSync('npx', ['mocha', '--no-config', '--import', 'tsx', '--timeout', '0', spec], {
+    stdio: 'inherit',
+    env: { ...process.env, RX_KINESIS_ACCOUNTING_RUNS: accountingRuns },
+  });
+  console.log(`accounting property, ${accountingRuns} runs: ${mocha.status === 0 ? 'held' : 'FAILED'}`);
+  if (mocha.status !== 0) process.exitCode = 1;
+}
 
 /** Breaks a paragraph into lines of at most `width` characters. */
 function wrap(text: string, width: number): string {
