@@ -9,7 +9,9 @@
  * duplicate is unexplained, or 'per-key' inverted a key's order.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runSoak, type SoakResult } from './support/soak.js';
 import { fmt, machine } from './harness.js';
@@ -123,10 +125,14 @@ if (failed) process.exitCode = 1;
 const accountingRuns = process.env.RX_KINESIS_ACCOUNTING_RUNS ?? '300';
 if (accountingRuns !== '0') {
   const spec = fileURLToPath(new URL('../spec/accounting.properties.spec.ts', import.meta.url));
-  const mocha = spawnSync('npx', ['mocha', '--no-config', '--import', 'tsx', '--timeout', '0', spec], {
+  // A config of its own: .mocharc.json's spec glob would add the whole suite to the one file named.
+  const config = join(tmpdir(), `rx-kinesis-accounting-${process.pid}.json`);
+  writeFileSync(config, JSON.stringify({ import: 'tsx', timeout: 0 }));
+  const mocha = spawnSync('npx', ['mocha', '--config', config, spec], {
     stdio: 'inherit',
     env: { ...process.env, RX_KINESIS_ACCOUNTING_RUNS: accountingRuns },
   });
+  rmSync(config, { force: true });
   console.log(`accounting property, ${accountingRuns} runs: ${mocha.status === 0 ? 'held' : 'FAILED'}`);
   if (mocha.status !== 0) process.exitCode = 1;
 }
