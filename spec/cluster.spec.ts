@@ -260,7 +260,7 @@ describe('shared shard buckets in a real Redis', function () {
       const failed = await lastValueFrom(
         from(records(10)).pipe(toKinesis({ client: kinesis, streamName: 'no-such-stream', limiter })),
       ).catch((e: Error) => e);
-      expect(failed).to.be.instanceOf(Error).with.property('code', 'SHARD_MAP_FAILED');
+      expect(failed).to.be.instanceOf(Error).with.property('code', 'FATAL_REQUEST_ERROR');
       expect(await settles(connections, baseline), 'after error').to.equal(baseline);
 
       const subscription = from(records(5000))

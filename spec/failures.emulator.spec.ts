@@ -237,7 +237,7 @@ describe('real-world failures on the emulator (issue 13)', function () {
     const messages: string[] = [];
     for (const client of [refused, noRegion]) {
       const items = makeItems(5, randomKey, 5);
-      const run = await collect(from(items).pipe(toKinesis({ ...base(client), recordTtlMs: 400 })));
+      const run = await collect(from(items).pipe(toKinesis({ ...base(client), recordTtlMs: 1_000 })));
       const error = run.error as KinesisSinkError<Item>;
       expect(error.code).to.equal('SHARD_MAP_FAILED');
       expect(error.unsent).to.have.length(5);

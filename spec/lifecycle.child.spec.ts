@@ -71,7 +71,7 @@ describe('lifecycle', function () {
   describe('a child process exits within 1 s of its pipeline ending', () => {
     let emu: KinesisEmulator;
     const faults = (f: FaultOptions) =>
-      emu.setFaults({ recordFailureRate: 0, resetRate: 0, latencyMs: 0, ...f });
+      emu.setFaults({ recordFailureRate: 0, resetRate: 0, latencyMs: 0, listShardsThrottleRate: 0, ...f });
     before(async () => {
       emu = await startEmulator({ shards: 2, streamName: 'child', keepRecords: false });
     });
@@ -166,8 +166,21 @@ describe('lifecycle', function () {
         'error:RETRIES_EXHAUSTED',
       ],
       [
-        'the shard map fails (no such stream)',
+        'the stream does not exist (refused at startup)',
         () => ({ mode: 'complete', endpoint: emu.endpoint, streamName: 'no-such-stream' }),
+        'error:FATAL_REQUEST_ERROR',
+      ],
+      [
+        'the shard map cannot be loaded within recordTtlMs (ListShards throttled)',
+        () => {
+          faults({ listShardsThrottleRate: 1 });
+          return {
+            mode: 'complete',
+            endpoint: emu.endpoint,
+            sdkMaxAttempts: 1,
+            options: { recordTtlMs: 300 },
+          };
+        },
         'error:SHARD_MAP_FAILED',
       ],
       ['a fatal request error (fake client)', () => ({ mode: 'fatal' }), 'error:FATAL_REQUEST_ERROR'],

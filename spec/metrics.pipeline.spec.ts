@@ -128,7 +128,8 @@ describe('metrics from a running pipeline (emulator)', function () {
     expect(error).to.be.instanceOf(KinesisSinkError);
     const s = metrics.snapshot().streams['missing'];
     expect(s.userRecordsFailed).to.equal((error as KinesisSinkError).unsent.length);
-    expect(s.userRecordsFailedByCode['SHARD_MAP_FAILED']).to.equal(s.userRecordsFailed);
+    // An unknown stream is refused for good at startup: FATAL_REQUEST_ERROR (documented since 0.2.0).
+    expect(s.userRecordsFailedByCode['FATAL_REQUEST_ERROR']).to.equal(s.userRecordsFailed);
     expect(s.userRecordsPending).to.equal(0);
   });
 
