@@ -337,6 +337,30 @@ describe('Router (shard map stage, virtual time)', () => {
       ]);
     }));
 
+  it('with recordTtlMs Infinity (a spool), records in a gap wait without bound and no TTL timer is set', () =>
+    withVirtualTime(async (scheduler) => {
+      const list = new FakeListShards(scheduler, [shardsOf([['shardId-0', 0n, HALF - 1n]])]);
+      const failures: string[] = [];
+      const options = {
+        client: list.client,
+        streamName: 's',
+        scheduler,
+        ...ROUTER_BUDGETS,
+        recordTtlMs: Infinity,
+      };
+      const router = new Router<string>(options, new FakeLanes(), {
+        onFailed: (code) => failures.push(code),
+        onRouted: () => {},
+      });
+      await scheduler.settle();
+      router.route(record('gap', TOP));
+      expect(scheduler.pending).to.equal(1); // the refresh only (an Infinity ms timer would fire at once)
+      await scheduler.advance(600_000);
+      expect(failures).to.deep.equal([]);
+      expect(router.size).to.equal(1);
+      router.close();
+    }));
+
   it('once closed it routes nothing and leaves no timer', () =>
     withVirtualTime(async (scheduler) => {
       const { lanes, router } = setup(scheduler, [shardsOf([['shardId-0', 0n, HALF - 1n]])]);

@@ -168,7 +168,8 @@ export interface ToKinesisOptions<T = KinesisRecordInput, A extends boolean = fa
    * its abort signal, whatever `requestHandler` the client has: the base of the deadline, to which a
    * PutRecords request adds its bytes at `minUploadBytesPerSecond`. A timed-out request counts one attempt
    * for its records, which are retried; Kinesis may have applied it, so a retry can write duplicates.
-   * Default 6,000 ms (as KPL's `RequestTimeout`). See README, "When things go wrong".
+   * Default 6,000 ms (as KPL's `RequestTimeout`); `Infinity` turns deadlines off. See README, "When things
+   * go wrong".
    */
   requestTimeoutMs?: number;
   /**

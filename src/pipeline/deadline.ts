@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { SchedulerLike, Subscription } from 'rxjs';
+import { Subscription, type SchedulerLike } from 'rxjs';
 
 /** The deadline settings, named as in the pipeline's options (its resolved options fit). */
 export interface DeadlineOptions {
@@ -81,10 +81,13 @@ export class Deadline {
     this.onParentAbort = () => this.controller.abort(parent.reason);
     if (parent.aborted) this.controller.abort(parent.reason);
     else parent.addEventListener('abort', this.onParentAbort, { once: true });
-    this.timer = scheduler.schedule(() => {
-      this.expired = true;
-      this.controller.abort(new RequestTimeoutError('request', ms));
-    }, ms);
+    // `requestTimeoutMs: Infinity` turns deadlines off (a timer of Infinity ms would fire at once).
+    this.timer = Number.isFinite(ms)
+      ? scheduler.schedule(() => {
+          this.expired = true;
+          this.controller.abort(new RequestTimeoutError('request', ms));
+        }, ms)
+      : Subscription.EMPTY;
   }
 
   get signal(): AbortSignal {

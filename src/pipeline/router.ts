@@ -250,6 +250,9 @@ export class Router<T> {
     const { scheduler, recordTtlMs } = this.options;
     this.waitingSince ??= scheduler.now();
     this.waiting.push(record);
+    // No bound with an infinite TTL (a spool: records wait out an outage); a timer of Infinity ms would
+    // fire at once (Node clamps it to 1 ms).
+    if (recordTtlMs === Infinity) return;
     this.ttlTimer ??= scheduler.schedule(
       () => this.onWaitedTooLong(),
       this.waitingSince + recordTtlMs - scheduler.now(),
