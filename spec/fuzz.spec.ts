@@ -60,15 +60,16 @@ async function run(c: Case, withHandler: boolean): Promise<Outcome> {
     reported: [],
     fake,
   };
-  const options: ToKinesisOptions<unknown> = {
+  // Garbage on purpose: `unknown` items with an optional toRecord, which the types rightly refuse.
+  const options = {
     client: fake.client,
     streamName: STREAM,
     maxRecordBytes: c.maxRecordBytes,
     lingerMs: 0,
     ...QUOTAS_OFF,
-    ...(c.wrapped ? { toRecord: (w) => unwrap(w as Wrapper) } : {}),
-    ...(withHandler ? { onInvalidRecord: (e) => void outcome.reported.push(e) } : {}),
-  };
+    ...(c.wrapped ? { toRecord: (w: unknown) => unwrap(w as Wrapper) } : {}),
+    ...(withHandler ? { onInvalidRecord: (e: InvalidRecordError) => void outcome.reported.push(e) } : {}),
+  } as ToKinesisOptions<unknown>;
   let observable: Observable<PutRecordsEmission<unknown>>;
   if (c.api === 'toKinesis') {
     observable = from(c.items).pipe(
@@ -259,7 +260,7 @@ describe('bad-input fuzzing', function () {
     await new Promise<void>((resolve, reject) =>
       from([fits, over, overByKey])
         .pipe(
-          toKinesis<unknown>({
+          toKinesis({
             client: fake.client,
             streamName: STREAM,
             lingerMs: 0,

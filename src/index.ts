@@ -21,6 +21,10 @@ export {
   DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND,
   resolveOptions,
   type AggregationOptions,
+  type ItemsNeedToRecord,
+  type NamedStream,
+  type ProducerSettings,
+  type RecordMapping,
   type ResolvedOptions,
   type SpooledOptions,
   type ToKinesisOptions,
@@ -57,6 +61,7 @@ export {
   prepareRecord,
   type InvalidRecordReason,
   type KinesisRecordInput,
+  type RecordData,
   type PreparedRecord,
   type RecordLimits,
 } from './kinesis/records.js';

@@ -7,7 +7,6 @@ import {
 } from './limits/shared-options.js';
 import type { InvalidRecordError, KinesisRecordInput } from './kinesis/records.js';
 import { checkMaxRecordBytes, DEFAULT_MAX_RECORD_BYTES } from './kinesis/records.js';
-import type { StreamRef } from './kinesis/shard-map.js';
 import type { AggregationLimits } from './pipeline/aggregation.js';
 import type { KinesisMetrics } from './observe/metrics.js';
 import type { MetricsRecorder } from './observe/recorder.js';
@@ -93,7 +92,57 @@ export interface AggregationOptions<A extends boolean = boolean> {
 export const DEFAULT_AGGREGATE_BYTES = 50 * 1024;
 
 /**
- * Options of `toKinesis()` and `KinesisProducer`. Only `client` and a stream name or ARN are required.
+ * Which stream to write to: its name, its ARN, or both (an ARN reaches a stream in another account).
+ * Naming neither is a compile error.
+ *
+ * @example
+ * ```ts
+ * const byArn: NamedStream = { streamARN: 'arn:aws:kinesis:eu-west-1:123456789012:stream/sensors' };
+ * ```
+ */
+// The name-only form last: where options fit neither, the compiler explains the mismatch against the last
+// form (measured), and "streamName" is the one to suggest.
+export type NamedStream =
+  { streamARN: string; streamName?: string } | { streamName: string; streamARN?: string };
+
+/**
+ * Why `toRecord` is required: the source's items are not {@link KinesisRecordInput}s (a `PartitionKey`
+ * string and `Data` as a string, Uint8Array/Buffer, other ArrayBufferView or ArrayBuffer), so they must be
+ * mapped to one. A compile error naming this type means: pass `toRecord`, or fix the items' shape.
+ *
+ * @example
+ * ```ts
+ * const mapping: ItemsNeedToRecord<Reading> = {
+ *   toRecord: (r) => ({ PartitionKey: r.deviceId, Data: JSON.stringify(r) }),
+ * };
+ * ```
+ */
+export interface ItemsNeedToRecord<T> {
+  /** Maps a source item to a record: required, because the items are not records themselves. */
+  toRecord: (item: T) => KinesisRecordInput;
+}
+
+/**
+ * `toRecord` is optional where the items already are records, required (see {@link ItemsNeedToRecord})
+ * where they are not. Not distributive: a union of records and non-records needs `toRecord`.
+ *
+ * @example
+ * ```ts
+ * const none: RecordMapping<KinesisRecordInput> = {};
+ * ```
+ */
+export type RecordMapping<T> = [T] extends [KinesisRecordInput]
+  ? {
+      /** Maps a source item to a record. Default: the item is the record. */ toRecord?: (
+        item: T,
+      ) => KinesisRecordInput;
+    }
+  : ItemsNeedToRecord<T>;
+
+/**
+ * Options of `toKinesis()`, `putAll()` and `KinesisProducer`. Only `client` and a stream (name or ARN) are
+ * required, plus `toRecord` when the items are not {@link KinesisRecordInput}s; all three are checked at
+ * compile time.
  *
  * @example
  * ```ts
@@ -105,11 +154,21 @@ export const DEFAULT_AGGREGATE_BYTES = 50 * 1024;
  * };
  * ```
  */
-export interface ToKinesisOptions<T = KinesisRecordInput, A extends boolean = false> extends StreamRef {
+export type ToKinesisOptions<T = KinesisRecordInput, A extends boolean = false> = ProducerSettings<T, A> &
+  NamedStream &
+  RecordMapping<T>;
+
+/**
+ * The settings shared by every pipeline, besides the stream and `toRecord` (see {@link ToKinesisOptions}).
+ *
+ * @example
+ * ```ts
+ * const settings: ProducerSettings<KinesisRecordInput> = { client, lingerMs: 50 };
+ * ```
+ */
+export interface ProducerSettings<T = KinesisRecordInput, A extends boolean = false> {
   /** Your `KinesisClient`; its own retry settings apply to each request (see README, "two retry layers"). */
   client: KinesisClient;
-  /** Maps a source item to a record. Default: the item is the record. */
-  toRecord?: (item: T) => KinesisRecordInput;
   /**
    * Receives records that can never be accepted (wrong shape, key or size); the pipeline carries on.
    * Without it, an invalid record ends the Observable with the `InvalidRecordError` once everything
@@ -225,13 +284,10 @@ export interface ToKinesisOptions<T = KinesisRecordInput, A extends boolean = fa
  * };
  * ```
  */
-export interface SpooledOptions<T = KinesisRecordInput, A extends boolean = false> extends ToKinesisOptions<
-  T,
-  A
-> {
+export type SpooledOptions<T = KinesisRecordInput, A extends boolean = false> = ToKinesisOptions<T, A> & {
   /** The spool: `directory` (one process at a time), and its size, segment, fsync and when-full settings. */
   spool: SpoolOptions;
-}
+};
 
 /**
  * Options with every default filled in and checked.
@@ -242,12 +298,11 @@ export interface SpooledOptions<T = KinesisRecordInput, A extends boolean = fals
  * ```
  */
 export type ResolvedOptions<T> = Required<
-  Omit<
-    ToKinesisOptions<T>,
-    'streamName' | 'streamARN' | 'onInvalidRecord' | 'toRecord' | 'limiter' | 'aggregation' | 'metrics'
-  >
+  Omit<ProducerSettings<T>, 'onInvalidRecord' | 'limiter' | 'aggregation' | 'metrics'>
 > &
-  Pick<ToKinesisOptions<T>, 'streamName' | 'streamARN' | 'onInvalidRecord'> & {
+  Pick<ProducerSettings<T>, 'onInvalidRecord'> & {
+    streamName?: string;
+    streamARN?: string;
     toRecord: (item: T) => KinesisRecordInput;
     /** The shared (Redis) limiter's settings; undefined for local buckets. */
     limiter: ResolvedSharedLimiter | undefined;
@@ -276,12 +331,32 @@ function positive(name: string, value: number, max = Infinity, integer = false):
  * resolveOptions({ client, streamName: 'sensors' }).maxBatchRecords; // 500
  * ```
  */
-export function resolveOptions<T>(
-  options: ToKinesisOptions<T, boolean> | SpooledOptions<T, boolean>,
-): ResolvedOptions<T> {
-  if (!options || !options.client) throw new TypeError('toKinesis: `client` (a KinesisClient) is required');
+export function resolveOptions<T>(options: UncheckedOptions<T>, api = 'toKinesis'): ResolvedOptions<T> {
+  try {
+    return resolve(options);
+  } catch (error) {
+    // Each entry point names itself (putAll's mistakes say putAll), once, in front of the option's own message.
+    if (error instanceof Error && !error.message.startsWith(`${api}: `))
+      error.message = `${api}: ${error.message}`;
+    throw error;
+  }
+}
+
+/**
+ * What `resolveOptions` takes: {@link ToKinesisOptions} as JavaScript callers may pass them, with nothing
+ * proven at compile time (the stream and `toRecord` are checked at run time).
+ */
+export type UncheckedOptions<T> = ProducerSettings<T, boolean> & {
+  streamName?: string;
+  streamARN?: string;
+  toRecord?: (item: T) => KinesisRecordInput;
+  spool?: SpoolOptions;
+};
+
+function resolve<T>(options: UncheckedOptions<T>): ResolvedOptions<T> {
+  if (!options || !options.client) throw new TypeError('`client` (a KinesisClient) is required');
   if (options.streamName === undefined && options.streamARN === undefined) {
-    throw new TypeError('toKinesis: name the stream with `streamName` and/or `streamARN`');
+    throw new TypeError('name the stream with `streamName` and/or `streamARN`');
   }
   const o = {
     maxBatchRecords: MAX_BATCH_RECORDS,
@@ -322,7 +397,9 @@ export function resolveOptions<T>(
   positive('maxBatchBytes', o.maxBatchBytes, Math.max(MAX_BATCH_BYTES, o.maxRecordBytes), true);
   if (o.maxBatchBytes < o.maxRecordBytes) {
     throw new RangeError(
-      `maxBatchBytes (${o.maxBatchBytes}) must be at least maxRecordBytes (${o.maxRecordBytes})`,
+      `maxBatchBytes (${o.maxBatchBytes}${options.maxBatchBytes === undefined ? ', the default' : ''}) must be ` +
+        `at least maxRecordBytes (${o.maxRecordBytes}): a request must hold the largest record, so raise ` +
+        `maxBatchBytes with it (Kinesis allows requests up to the stream's record size, at most 10 MiB)`,
     );
   }
   if (!(o.lingerMs >= 0)) throw new RangeError(`lingerMs must be ≥ 0, got ${o.lingerMs}`);
@@ -373,10 +450,8 @@ function resolveAggregation(
   return { maxRecords, maxBytes };
 }
 
-function spoolOf<T>(
-  options: ToKinesisOptions<T, boolean> | SpooledOptions<T, boolean>,
-): SpoolOptions | undefined {
-  const spool = 'spool' in options ? options.spool : undefined;
+function spoolOf<T>(options: UncheckedOptions<T>): SpoolOptions | undefined {
+  const spool = options.spool;
   return spool === undefined ? undefined : resolveSpoolOptions(spool);
 }
 

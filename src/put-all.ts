@@ -17,10 +17,7 @@ import type { KinesisRecordInput } from './kinesis/records.js';
  * const options: PutAllOptions = { client, streamName: 'sensors', signal: stop.signal, drainTimeoutMs: 10_000 };
  * ```
  */
-export interface PutAllOptions<T = KinesisRecordInput, A extends boolean = false> extends ToKinesisOptions<
-  T,
-  A
-> {
+export type PutAllOptions<T = KinesisRecordInput, A extends boolean = false> = ToKinesisOptions<T, A> & {
   /**
    * Stops pulling the source when aborted (a SIGTERM handler, a request's end): no `next()` is called on it
    * again and its `return()` is called; an item already pulled is still taken. What was taken then drains
@@ -28,7 +25,7 @@ export interface PutAllOptions<T = KinesisRecordInput, A extends boolean = false
    * `DRAIN_TIMEOUT` and the items not delivered in `unsent`. Unlike unsubscribing, nothing is dropped.
    */
   signal?: AbortSignal;
-}
+};
 
 /**
  * Like `from(source).pipe(toKinesis(options))`, but pulls the next item only while the buffer has room:

@@ -16,6 +16,7 @@ import {
   putAll,
   type InvalidRecordError,
   type KinesisEmission,
+  type NamedStream,
 } from '../index.js';
 import type { PutConfig } from './args.js';
 import { Progress } from './progress.js';
@@ -140,8 +141,8 @@ export async function runPut(config: PutConfig, io: PutIo): Promise<number> {
     try {
       source = putAll<InputItem, boolean>(items(), {
         client,
-        streamName: config.streamName,
-        streamARN: config.streamARN,
+        // parseArgs refuses a command line that names neither.
+        ...({ streamName: config.streamName, streamARN: config.streamARN } as NamedStream),
         toRecord: (item) => item.record,
         onInvalidRecord: (error: InvalidRecordError<InputItem>) => {
           outstanding.delete(error.item);

@@ -41,15 +41,27 @@ export const MAX_HASH_KEY = (1n << 128n) - 1n;
 const EXPLICIT_HASH_KEY_PATTERN = /^(0|[1-9]\d{0,38})$/;
 
 /**
- * What the operator accepts: the SDK's `PutRecordsRequestEntry`, with `Data` also allowed as a string
- * (sent as its UTF-8 bytes).
+ * What the operator accepts: the SDK's `PutRecordsRequestEntry`, with `Data` as bytes (a Uint8Array or
+ * Buffer, any other ArrayBufferView such as a DataView or Float32Array, or an ArrayBuffer: sent as they
+ * are, without a copy) or a string (sent as its UTF-8 bytes). Anything else, a Date or a plain object, is a
+ * compile error: serialise it first (`JSON.stringify`).
  *
  * @example
  * ```ts
  * const entry: KinesisRecordInput = { PartitionKey: 'device-7', Data: JSON.stringify({ t: 21.5 }) };
  * ```
  */
-export type KinesisRecordInput = Omit<PutRecordsRequestEntry, 'Data'> & { Data: Uint8Array | string };
+export type KinesisRecordInput = Omit<PutRecordsRequestEntry, 'Data'> & { Data: RecordData };
+
+/**
+ * What `Data` may be (see {@link KinesisRecordInput}).
+ *
+ * @example
+ * ```ts
+ * const data: RecordData = new Float32Array([21.5, 22.0]);
+ * ```
+ */
+export type RecordData = string | Uint8Array | ArrayBufferView | ArrayBuffer;
 
 /**
  * Why a record was refused before it reached Kinesis.
@@ -134,9 +146,11 @@ export interface PreparedRecord {
 const encoder = new TextEncoder();
 
 function describe(item: unknown): string {
-  if (item === null) return 'null';
+  if (item === null || item === undefined) return String(item);
   if (Array.isArray(item)) return 'an array';
-  return typeof item === 'object' ? 'an object' : `a ${typeof item}`;
+  if (item instanceof Date) return 'a Date';
+  const type = typeof item;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
 
 /** Data as bytes, without copying where it already is bytes; `undefined` when it is not bytes at all. */
@@ -213,7 +227,10 @@ export function validateRecord<T>(
   const bytes = dataBytes(data);
   if (bytes === undefined) {
     const what = typeof data === 'string' ? 'a string with a lone UTF-16 surrogate' : describe(data);
-    fail('DATA_NOT_BYTES', `Data must be a Uint8Array, Buffer or string, got ${what}`);
+    fail(
+      'DATA_NOT_BYTES',
+      `Data must be a string, Uint8Array, Buffer, ArrayBufferView or ArrayBuffer, got ${what}`,
+    );
   }
   const data8 = bytes as Uint8Array;
 
