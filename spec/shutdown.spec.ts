@@ -196,7 +196,9 @@ describe('shutdown', () => {
         await waiting;
         await closed;
         expect(ids(outcomes(emissions).delivered)).to.deep.equal(range(0, 6));
-        expect(() => producer.offer(items[0])).to.throw(/cannot put once ended/);
+        expect(() => producer.offer(items[0])).to.throw(
+          /^KinesisProducer.offer: cannot offer once close\(\) was called$/,
+        );
       });
     });
   });

@@ -121,3 +121,35 @@ export function withUnsent<T>(failure: unknown, items: readonly T[]): unknown {
   const message = failure.message.replace(/\(\d+ items unsent\)$/, `(${unsent.length} items unsent)`);
   return new KinesisSinkError<T>(failure.code, message, unsent, { cause: failure.cause });
 }
+
+/**
+ * A record Kinesis finally refused: every attempt failed (throttled, InternalFailure, or no result for it)
+ * until `maxAttempts` or `recordTtlMs` ran out, or the pipeline stopped retrying because it failed. What
+ * `KinesisProducer.send()` rejects with; `code` is the last attempt's ErrorCode (`NoResult` when the
+ * response left the entry out). The item is kept, not shown: it never appears in the message or a log.
+ *
+ * @example
+ * ```ts
+ * producer.send(item).catch((e) => {
+ *   if (e instanceof RecordFailedError) console.warn(`gave up after ${e.attempts}: ${e.code}`);
+ * });
+ * ```
+ */
+export class RecordFailedError<T = unknown> extends Error {
+  override readonly name = 'RecordFailedError';
+  declare readonly item: T;
+  constructor(
+    /** The last attempt's ErrorCode, e.g. `ProvisionedThroughputExceededException` or `InternalFailure`. */
+    readonly code: string,
+    /** Sends made, the last one included. */
+    readonly attempts: number,
+    /** The shard the last attempt went to. */
+    readonly shardId: string,
+    item: T,
+  ) {
+    super(
+      `record finally failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code} (${shardId})`,
+    );
+    Object.defineProperty(this, 'item', { value: item, enumerable: false });
+  }
+}

@@ -48,7 +48,8 @@ export type {
   KinesisEmission,
   PutRecordsEmission,
 } from './pipeline/emissions.js';
-export { KinesisSinkError, isRetryableRequestError, type KinesisSinkErrorCode } from './errors.js';
+export { KinesisSinkError, RecordFailedError, type KinesisSinkErrorCode } from './errors.js';
+export type { RecordResult } from './pipeline/outcomes.js';
 export { FATAL_ERROR_CODES, TRANSIENT_ERROR_CODES } from './kinesis/error-codes.js';
 export { NO_RESULT_ERROR_CODE } from './pipeline/results.js';
 export { RequestTimeoutError } from './pipeline/deadline.js';

@@ -29,6 +29,8 @@ export class Lifecycle<T> {
   private settleFinished!: { resolve: () => void; reject: (e: unknown) => void };
   private current: LifecycleState = 'open';
   private failure: { code: KinesisSinkErrorCode; message: string; cause: unknown } | undefined;
+  /** What the pipeline failed with: later put()/send()/offer() calls fail with it too. */
+  private error: KinesisSinkError<T> | undefined;
   private timer: Subscription | undefined;
   private due = Infinity;
 
@@ -56,10 +58,30 @@ export class Lifecycle<T> {
    * @throws unless items are taken now: while open or failing (reported in `unsent`), and while ending for
    * a `put()` that `waited` for room (it was called before `close()`: part of the drain).
    */
-  checkTaking(waited: boolean): void {
+  checkTaking(waited: boolean, api: string): void {
     const s = this.current;
     if (s === 'open' || s === 'failing' || (waited && s === 'ending')) return;
-    throw new Error(`KinesisProducer: cannot put once ${s === 'ending' ? 'ending' : 'ended'}`);
+    if (this.error) throw this.error; // the user never ended it: say why it ended
+    const why = s === 'closed' ? 'destroy()' : 'close()';
+    throw new Error(`KinesisProducer.${api}: cannot ${api} once ${why} was called`);
+  }
+
+  /**
+   * Runs `admit` as `api` (put, send) allows: at once when there is room (so `put(x); close()` sends x),
+   * after `room()` while it answers `'full'`. While failing the item is not taken: this waits for the end
+   * and rejects with the pipeline's error (the caller still holds the item).
+   */
+  async whenTaking<R>(api: string, admit: () => R | 'full', room: () => Promise<void>): Promise<R> {
+    for (let waited = false; ; waited = true) {
+      if (this.current === 'failing') await this.finished;
+      this.checkTaking(waited, api); // a put waiting when close() came is taken
+      const taken = admit();
+      if (taken !== 'full') return taken;
+      // Woken with an error by a failure or destroy(): the next turn says which; otherwise it is the answer.
+      await room().catch((error: unknown) => {
+        if (this.current === 'open') throw error;
+      });
+    }
   }
 
   /** open → ending; false if not open. */
@@ -104,6 +126,7 @@ export class Lifecycle<T> {
       cause,
     });
     this.clearDeadline();
+    this.error = error;
     if (this.keep(code)) this.settleFinished.resolve();
     else this.settleFinished.reject(error);
     return error;

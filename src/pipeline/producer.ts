@@ -10,6 +10,7 @@ import { BatchCollector } from './batch-collector.js';
 import type { EmissionOf } from './emissions.js';
 import { KeyOrder } from './key-order.js';
 import { Lifecycle } from './lifecycle.js';
+import { Outcomes, type RecordResult } from './outcomes.js';
 import { Retrier } from './retrier.js';
 import { Router } from './router.js';
 import { Sender } from './sender.js';
@@ -54,6 +55,8 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
   private readonly options: ResolvedOptions<T>;
   private readonly admission: Admission<T>;
   private readonly life: Lifecycle<T>;
+  /** The promises of `send()` (nothing until the first). */
+  private readonly outcomes = new Outcomes<T>();
   private readonly limiters: ShardLimiters;
   private readonly sender: Sender<T>;
   private readonly collector: BatchCollector<T>;
@@ -129,7 +132,8 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
       router,
       stream,
       // A final record leaves the buffer (waking waiting puts and flushes); its key's next record goes.
-      settle: (record) => {
+      settle: (record, result, code) => {
+        this.outcomes.settle(record, result, code); // a send()'s promise, if any
         if (!this.admission.settle(record)) return;
         this.order?.release(record);
         this.spool?.final(record);
@@ -163,16 +167,20 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
    * taken). While failing, items are taken and reported in `unsent`. @throws once closing or ended.
    */
   offer(item: T): 'accepted' | 'full' | InvalidRecordError<T> {
-    this.life.checkTaking(false);
+    this.life.checkTaking(false, 'offer');
     return this.admit(item, undefined);
   }
 
   private admit(item: T, receipt: Receipt | undefined): 'accepted' | 'full' | InvalidRecordError<T> {
     if (this.spool) return this.spool.offer(item, receipt);
+    const pending = this.admitPending(item);
+    return pending === 'full' || pending instanceof InvalidRecordError ? pending : 'accepted';
+  }
+
+  private admitPending(item: T): PendingRecord<T> | 'full' | InvalidRecordError<T> {
     const pending = this.admission.offer(item, this.life.state === 'open');
-    if (pending === 'full' || pending instanceof InvalidRecordError) return pending;
-    this.route(pending);
-    return 'accepted';
+    if (pending !== 'full' && !(pending instanceof InvalidRecordError)) this.route(pending);
+    return pending;
   }
 
   private route(record: PendingRecord<T>): void {
@@ -200,14 +208,26 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
   }
 
   private async takeWith(item: T, receipt: Receipt | undefined): Promise<boolean> {
-    for (let waited = false; ; waited = true) {
-      this.life.checkTaking(waited); // a put waiting when close() came is taken
-      const outcome = this.admit(item, receipt);
-      if (outcome === 'accepted') return true;
-      if (!(outcome instanceof InvalidRecordError)) await (this.spool ?? this.admission).room();
-      else if (this.options.onInvalidRecord) return (this.options.onInvalidRecord(outcome), false);
-      else throw outcome;
-    }
+    const room = () => (this.spool ? this.spool.room() : this.admission.room());
+    const outcome = await this.life.whenTaking('put', () => this.admit(item, receipt), room);
+    if (outcome === 'accepted') return true;
+    if (!this.options.onInvalidRecord) throw outcome;
+    this.options.onInvalidRecord(outcome);
+    return false;
+  }
+
+  /**
+   * `put()` with a promise of this item's outcome, like the KPL's future: resolves with its
+   * {@link RecordResult} once delivered; rejects with a `RecordFailedError` (ErrorCode, attempts) once
+   * finally failed, with its `InvalidRecordError` (`onInvalidRecord` is not called), or with the pipeline's
+   * `KinesisSinkError` when it fails first. Not with a `spool` (put() there: the spool is the promise).
+   */
+  async send(item: T): Promise<RecordResult> {
+    if (this.spool) throw new Error('KinesisProducer.send: not with a spool; put() resolves once spooled');
+    const room = () => this.admission.room();
+    const taken = await this.life.whenTaking('send', () => this.admitPending(item), room);
+    if (taken instanceof InvalidRecordError) throw taken;
+    return this.outcomes.watch(taken);
   }
 
   /**
@@ -252,7 +272,9 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     this.retrier.close();
     this.shutdown();
     this.sender.cancel();
-    this.admission.rejectWaiters(new Error('KinesisProducer destroyed'));
+    const destroyed = new Error('KinesisProducer destroyed before the outcome');
+    this.admission.rejectWaiters(destroyed);
+    this.outcomes.rejectAll(destroyed);
     this.spool?.close().catch(() => {});
   }
 
@@ -304,7 +326,9 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
         ...this.admission.unsent(code),
         ...(this.spool?.unsent() ?? []),
       ];
-      this.admission.rejectWaiters(this.life.failed(unsent));
+      const error = this.life.failed(unsent);
+      this.admission.rejectWaiters(error);
+      this.outcomes.rejectAll(error);
       this.onFailed();
     }
   }

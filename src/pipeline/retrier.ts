@@ -1,4 +1,4 @@
-import type { PutRecordsInput, PutRecordsOutput } from '@aws-sdk/client-kinesis';
+import type { PutRecordsInput, PutRecordsOutput, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import type { SchedulerLike } from 'rxjs';
 import { describeRequestError, isRetryableRequestError, type KinesisSinkErrorCode } from '../errors.js';
 import type { ShardLimiters } from '../limits/shard-limiter.js';
@@ -41,7 +41,11 @@ export interface RetrierStages<T> {
   /** The stream's name (or ARN) for metrics. */
   stream: string;
   /** A user record is final (delivered, or failed for good). */
-  settle: (record: PendingRecord<T>) => void;
+  /**
+   * A user record is final: delivered where `result` has a sequence number, else failed for good with
+   * `code` (its last ErrorCode, or `NoResult`).
+   */
+  settle: (record: PendingRecord<T>, result: PutRecordsResultEntry | undefined, code: string) => void;
   /** One emission per response. */
   emit: (emission: KinesisEmission<T>) => void;
   /** A response waited for a map refresh and was then decided: the last record may have settled. */
@@ -160,7 +164,7 @@ export class Retrier<T> {
         }
       }
       if (!aggregated) {
-        retrying[i] = this.decide(unit as PendingRecord<T>, delivered, false, code, again, misplaced);
+        retrying[i] = this.decide(unit as PendingRecord<T>, delivered, false, code, again, misplaced, result);
       } else {
         const members = membersOf(unit);
         const flags: boolean[] = new Array(members.length);
@@ -171,8 +175,8 @@ export class Retrier<T> {
           const hash = member.record.hashKey;
           const kept = landed !== undefined && hash >= landed.startingHashKey && hash <= landed.endingHashKey;
           flags[j] = kept
-            ? this.decide(member, true, false, code, again, misplaced)
-            : this.decide(member, delivered, wrongShard, code, again, landed ? again : misplaced);
+            ? this.decide(member, true, false, code, again, misplaced, result)
+            : this.decide(member, delivered, wrongShard, code, again, landed ? again : misplaced, result);
         }
         retrying[i] = flags;
       }
@@ -244,12 +248,14 @@ export class Retrier<T> {
     code: string,
     again: PendingRecord<T>[],
     misplaced: PendingRecord<T>[],
+    /** The entry's result, for a send()'s promise (the aggregate's, for its members). */
+    result: PutRecordsResultEntry | undefined,
   ): boolean {
     const { metrics } = this;
     const { stream } = this.o;
     if (delivered && !wrongShard) {
       metrics?.userRecordPut(stream, record.shardId, record.attempts, record.record.bytes);
-      this.o.settle(record);
+      this.o.settle(record, result, code);
       return false;
     }
     if (!this.failing && this.backoff.canRetry(record)) {
@@ -260,7 +266,7 @@ export class Retrier<T> {
     // Out of attempts: a misplaced record still landed (a consumer reading that shard may keep it).
     if (delivered) metrics?.userRecordPut(stream, record.shardId, record.attempts, record.record.bytes);
     else metrics?.userRecordFailed(stream, record.shardId, code);
-    this.o.settle(record);
+    this.o.settle(record, result, code);
     return false;
   }
 }
