@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
 import { withUnsent } from './errors.js';
-import type { ToKinesisOptions } from './options.js';
+import { resolveOptions, type ToKinesisOptions } from './options.js';
 import type { SpooledRecord } from './pipeline/spooled-record.js';
 import type { SpoolOptions } from './spool/index.js';
 import type { EmissionOf } from './pipeline/emissions.js';
@@ -70,6 +70,7 @@ export function putAll<T = KinesisRecordInput, A extends boolean = false>(
   source: AsyncIterable<T> | Iterable<T>,
   options: PutAllOptions<T, A> | (PutAllOptions<T, A> & { spool: SpoolOptions }),
 ): Observable<EmissionOf<T, A>> {
+  resolveOptions(options, 'putAll'); // a misconfiguration fails here, named putAll, not at subscribe
   const { signal, ...producerOptions } = options;
   return new Observable<EmissionOf<T, A>>((subscriber) => {
     // A fatal error must not wait for the buffer or a producer.put(): each wait for the source's next item

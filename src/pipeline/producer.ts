@@ -84,7 +84,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     /** Called once, synchronously, when the pipeline has failed: stop feeding it (`end()` rejects). */
     private readonly onFailed: () => void = () => {},
   ) {
-    const o = (this.options = resolveOptions(options));
+    const o = (this.options = resolveOptions(options, 'KinesisProducer'));
     const stream = (o.streamName ?? o.streamARN)!; // metrics count under the stream's name, else its ARN
     // With a spool, the buffer holds records read back from the disk: the item's record is made before.
     this.admission = new Admission(o.spool ? { ...o, toRecord: (r) => r as KinesisRecordInput } : o, stream);
