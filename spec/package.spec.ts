@@ -188,6 +188,69 @@ describe('the packed tarball', function () {
     }
   });
 
+  it('bundles with esbuild (--bundle --platform=node, ESM and CJS) without the optional peers, and the bundle runs alone', () => {
+    // What CDK's NodejsFunction does for a Lambda: one file, no node_modules beside it at run time.
+    const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
+    const app = `
+      import { KinesisClient } from '@aws-sdk/client-kinesis';
+      import { from, lastValueFrom, toArray } from 'rxjs';
+      import { KinesisMetrics, toKinesis } from 'rx-kinesis';
+      import { startEmulator } from 'rx-kinesis/testing';
+      (async () => {
+        const emu = await startEmulator({ shards: 2, streamName: 'bundled' });
+        const client = new KinesisClient({ endpoint: emu.endpoint, region: 'us-east-1',
+          credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+        const metrics = new KinesisMetrics({ openTelemetry: true });
+        const items = Array.from({ length: 500 }, (_, i) => ({ PartitionKey: 'k' + (i % 11), Data: 'item-' + i }));
+        const out = await lastValueFrom(from(items).pipe(toKinesis({ client, streamName: 'bundled', metrics }), toArray()));
+        console.log(JSON.stringify({ otel: await metrics.openTelemetryReady, accepted: emu.records.length,
+          delivered: out.flatMap((e) => e.response.Records).filter((r) => r.SequenceNumber).length }));
+        client.destroy();
+        await emu.close();
+      })();
+    `;
+    writeFileSync(join(consumer, 'app.mjs'), app);
+    const alone = join(work, 'bundle-only');
+    mkdirSync(alone, { recursive: true });
+    // Both peers (ioredis, @opentelemetry/api) are absent here. ESM bundles of CommonJS code need a require.
+    const esmBanner =
+      "--banner:js=import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+    for (const [format, file, extra] of [
+      ['cjs', 'app.cjs', []],
+      ['esm', 'app.mjs', [esmBanner]],
+    ] as const) {
+      const bundle = join(alone, file);
+      execFileSync(
+        esbuild,
+        [
+          'app.mjs',
+          '--bundle',
+          '--platform=node',
+          `--format=${format}`,
+          `--outfile=${bundle}`,
+          '--log-level=error',
+          ...extra,
+        ],
+        { cwd: consumer, stdio: 'pipe' },
+      );
+      const out = execFileSync('node', [bundle], { cwd: alone, encoding: 'utf8', env: userEnv });
+      expect(JSON.parse(out.trim().split('\n').pop()!), format).to.deep.equal({
+        otel: false,
+        accepted: 500,
+        delivered: 500,
+      });
+    }
+
+    // Control: a literal import() of a missing optional peer, as dist/index.js had it, fails the build.
+    writeFileSync(join(consumer, 'literal.mjs'), "export const load = () => import('@opentelemetry/api');");
+    expect(() =>
+      execFileSync(esbuild, ['literal.mjs', '--bundle', '--platform=node', '--outfile=/dev/null'], {
+        cwd: consumer,
+        stdio: 'pipe',
+      }),
+    ).to.throw(/Could not resolve "@opentelemetry\/api"/);
+  });
+
   it('runs `npx rx-kinesis emulator` and `npx rx-kinesis put` into it, from the tarball', async () => {
     const cliEnv = {
       ...userEnv,

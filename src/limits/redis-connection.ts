@@ -53,9 +53,16 @@ export function timeouts(client: IORedisClientLike): { commandTimeout: number; d
   };
 }
 
+/**
+ * A dynamic import of a specifier computed at run time, so that bundlers do not resolve the optional peer at
+ * build time (see `importOpenTelemetryApi` in observe/otel.ts: esbuild fails on a literal one when the
+ * package is absent).
+ */
+const importAtRunTime = (specifier: string): Promise<unknown> => import(/* webpackIgnore: true */ specifier);
+
 export async function importIORedis(): Promise<unknown> {
   try {
-    const module = (await import('ioredis')) as { default?: unknown; Redis?: unknown };
+    const module = (await importAtRunTime('ioredis')) as { default?: unknown; Redis?: unknown };
     return module.default ?? module.Redis;
   } catch (error) {
     const e = new Error(

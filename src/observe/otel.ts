@@ -61,8 +61,16 @@ export interface MeterLike {
 /** Loads `@opentelemetry/api`; a function so that specs can stand in for a missing package. */
 export type OpenTelemetryImporter = () => Promise<unknown>;
 
-/** The real thing: a dynamic import, which bundlers leave alone for a peer dependency. */
-export const importOpenTelemetryApi: OpenTelemetryImporter = () => import('@opentelemetry/api');
+/**
+ * The real thing: a dynamic import of a specifier computed at run time. With a literal one, esbuild (what
+ * CDK's NodejsFunction bundles Lambdas with) fails the whole build with `Could not resolve
+ * "@opentelemetry/api"` when the optional peer is not installed (measured); a parameter is left alone by
+ * esbuild and webpack (`webpackIgnore`), and tsup's CommonJS build keeps it an `import()`, which Node's
+ * CommonJS allows.
+ */
+export const importOpenTelemetryApi: OpenTelemetryImporter = () => importAtRunTime('@opentelemetry/api');
+
+const importAtRunTime = (specifier: string): Promise<unknown> => import(/* webpackIgnore: true */ specifier);
 
 /** The instrumentation scope rx-kinesis's instruments are created under with `openTelemetry: true`. */
 export const METER_NAME = 'rx-kinesis';
