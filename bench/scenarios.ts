@@ -3,14 +3,9 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { from, lastValueFrom, Subject } from 'rxjs';
-import {
-  hashKeyOf,
-  putAll,
-  ShardMap,
-  toKinesis,
-  type KinesisRecordInput,
-  type ToKinesisOptions,
-} from '../src/index.js';
+import { putAll, toKinesis, type KinesisRecordInput, type ToKinesisOptions } from '../src/index.js';
+import { hashKeyOf } from '../src/kinesis/hash-key.js';
+import { ShardMap } from '../src/kinesis/shard-map.js';
 import type { EmulatorOptions } from '../src/testing/index.js';
 import {
   clientFor,

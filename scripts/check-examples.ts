@@ -172,6 +172,8 @@ const WELL_KNOWN: Record<string, string> = {
   parseEmulatorArgs: '../src/cli/args.js',
   routingHashKey: '../src/testing/routing.js',
   KinesisError: '../src/testing/errors.js',
+  ShardMap: '../src/kinesis/shard-map.js',
+  prepareRecord: '../src/kinesis/records.js',
 };
 
 /** Every ```ts block in every @example of `file`'s comments. */

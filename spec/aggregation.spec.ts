@@ -8,12 +8,12 @@ import fc from 'fast-check';
 import { from, lastValueFrom, tap, toArray, type Observable } from 'rxjs';
 import { AggregateBuilder, packChunk, type Outgoing } from '../src/pipeline/aggregation.js';
 import { Fifo } from '../src/pipeline/fifo.js';
+import { AGGREGATION_MAGIC } from '../src/kinesis/aggregate-format.js';
+import { hashKeyOf } from '../src/kinesis/hash-key.js';
+import { prepareRecord } from '../src/kinesis/records.js';
+import { resolveOptions } from '../src/options.js';
 import {
-  AGGREGATION_MAGIC,
-  hashKeyOf,
   MAX_HASH_KEY,
-  prepareRecord,
-  resolveOptions,
   toKinesis,
   type AggregatedPutRecordsEmission,
   type KinesisRecordInput,

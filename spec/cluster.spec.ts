@@ -15,7 +15,8 @@ import {
   type LimiterOptions,
   type ResolvedSharedLimiter,
 } from '../src/limits/shared-options.js';
-import { resolveOptions, toKinesis, type KinesisRecordInput, type PutRecordsEmission } from '../src/index.js';
+import { toKinesis, type KinesisRecordInput, type PutRecordsEmission } from '../src/index.js';
+import { resolveOptions } from '../src/options.js';
 import { ShardLimiters } from '../src/limits/shard-limiter.js';
 import { startEmulator, type KinesisEmulator } from '../src/testing/index.js';
 import { recordOf } from './support/cluster-child.js';

@@ -7,7 +7,8 @@ import {
 import { expect } from 'chai';
 import { from, lastValueFrom, tap, toArray } from 'rxjs';
 import { startLocalKinesis, type LocalKinesis } from '../examples/support/local-kinesis.js';
-import { hashKeyOf, toKinesis, type KinesisRecordInput } from '../src/index.js';
+import { toKinesis, type KinesisRecordInput } from '../src/index.js';
+import { hashKeyOf } from '../src/kinesis/hash-key.js';
 import { seededRandom } from './support/fake-kinesis.js';
 import { decodeWithAwsKinesisAgg } from './support/kpl.js';
 

@@ -130,7 +130,7 @@ export function withUnsent<T>(failure: unknown, items: readonly T[]): unknown {
  *
  * @example
  * ```ts
- * producer.send(item).catch((e) => {
+ * producer.send({ id: 1, key: 'k', data: new Uint8Array(8) }).catch((e) => {
  *   if (e instanceof RecordFailedError) console.warn(`gave up after ${e.attempts}: ${e.code}`);
  * });
  * ```

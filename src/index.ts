@@ -1,6 +1,9 @@
 /**
  * rx-kinesis: Amazon Kinesis Data Streams as a first-class RxJS sink.
  *
+ * Only what a user writes against is exported here; the stages, the option resolver and the shard map are
+ * internals (specs import them from src/). The emulator is `rx-kinesis/testing`.
+ *
  * @example
  * ```ts
  * import { toKinesis } from 'rx-kinesis';
@@ -9,26 +12,29 @@
  *
  * @module rx-kinesis
  */
+// The three ways in: an operator, a pull from an iterable, and a producer to push to (put/send/end).
 export { toKinesis } from './to-kinesis.js';
 export { putAll, type PutAllOptions } from './put-all.js';
 export { KinesisProducer } from './pipeline/producer.js';
 export type { ProducerStats } from './pipeline/stats.js';
+export type { RecordResult } from './pipeline/outcomes.js';
+// Options, and the service limits they are set against.
 export {
   MAX_BATCH_BYTES,
   MAX_BATCH_RECORDS,
   DEFAULT_AGGREGATE_BYTES,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND,
-  resolveOptions,
   type AggregationOptions,
   type ItemsNeedToRecord,
   type NamedStream,
   type ProducerSettings,
   type RecordMapping,
-  type ResolvedOptions,
   type SpooledOptions,
   type ToKinesisOptions,
 } from './options.js';
+export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './limits/shared-options.js';
+// The durable spool.
 export type { SpooledRecord } from './pipeline/spooled-record.js';
 export {
   SpoolError,
@@ -42,6 +48,7 @@ export {
   type SpoolOptions,
   type SpoolWhenFull,
 } from './spool/index.js';
+// What the pipeline emits, and how it fails.
 export type {
   AggregatedPutRecordsEmission,
   EmissionOf,
@@ -49,25 +56,21 @@ export type {
   PutRecordsEmission,
 } from './pipeline/emissions.js';
 export { KinesisSinkError, RecordFailedError, type KinesisSinkErrorCode } from './errors.js';
-export type { RecordResult } from './pipeline/outcomes.js';
 export { FATAL_ERROR_CODES, TRANSIENT_ERROR_CODES } from './kinesis/error-codes.js';
 export { NO_RESULT_ERROR_CODE } from './pipeline/results.js';
 export { RequestTimeoutError } from './pipeline/deadline.js';
+// Records and their limits.
 export {
   DEFAULT_MAX_RECORD_BYTES,
   InvalidRecordError,
   MAX_HASH_KEY,
   MAX_PARTITION_KEY_LENGTH,
   MAX_RECORD_BYTES_CEILING,
-  prepareRecord,
   type InvalidRecordReason,
   type KinesisRecordInput,
   type RecordData,
-  type PreparedRecord,
-  type RecordLimits,
 } from './kinesis/records.js';
-export { hashKeyOf } from './kinesis/hash-key.js';
-export { AGGREGATION_MAGIC } from './kinesis/aggregate-format.js';
+// Metrics.
 export { KinesisMetrics, type KinesisMetricsOptions, type MeterLike } from './observe/metrics.js';
 export { OTHER_ERROR_CODE } from './observe/counters.js';
 export { rates, type MetricsRates, type StreamRates } from './observe/rates.js';
@@ -78,5 +81,3 @@ export type {
   StreamMetrics,
   Summary,
 } from './observe/snapshot.js';
-export { listOpenShards, ShardMap, type ShardRange, type StreamRef } from './kinesis/shard-map.js';
-export type { IORedisClientLike, LimiterOptions, SharedLimiterOptions } from './limits/shared-options.js';

@@ -8,7 +8,7 @@ import type { PendingRecord } from './pending.js';
  *
  * @example
  * ```ts
- * const { ShardId, SequenceNumber, attempts }: RecordResult = await producer.send(item);
+ * const { ShardId, SequenceNumber, attempts }: RecordResult = await producer.send({ id: 1, key: 'k', data: new Uint8Array(8) });
  * ```
  */
 export interface RecordResult {
