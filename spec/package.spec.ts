@@ -251,6 +251,54 @@ describe('the packed tarball', function () {
     ).to.throw(/Could not resolve "@opentelemetry\/api"/);
   });
 
+  it('type-checks a strict consumer under moduleResolution node10 (rx-kinesis/testing through typesVersions)', () => {
+    const tsc = join(root, 'node_modules', '.bin', 'tsc');
+    writeFileSync(
+      join(consumer, 'node10.ts'),
+      `import { KinesisClient } from '@aws-sdk/client-kinesis';
+      import { toKinesis, type RecordResult } from 'rx-kinesis';
+      import { startEmulator, type KinesisEmulator } from 'rx-kinesis/testing';
+      export const op = toKinesis({ client: new KinesisClient({}), streamName: 's' });
+      export const emu: Promise<KinesisEmulator> = startEmulator();
+      export type R = RecordResult;
+      `,
+    );
+    const args = [
+      '--noEmit',
+      '--strict',
+      '--module',
+      'commonjs',
+      '--moduleResolution',
+      'node10',
+      '--target',
+      'es2022',
+      '--skipLibCheck',
+      '--ignoreDeprecations',
+      '6.0',
+      'node10.ts',
+    ];
+    // tsc reports on stdout: '' when the program compiles.
+    const compile = () => {
+      try {
+        return execFileSync(tsc, args, { cwd: consumer, encoding: 'utf8', stdio: 'pipe' });
+      } catch (e) {
+        return String((e as { stdout?: string }).stdout);
+      }
+    };
+    expect(compile()).to.equal('');
+    // Control: without typesVersions, node10 cannot see rx-kinesis/testing (it ignores the exports map).
+    const manifest = join(consumer, 'node_modules/rx-kinesis/package.json');
+    const original = readFileSync(manifest, 'utf8');
+    try {
+      const { typesVersions, ...rest } = JSON.parse(original) as Record<string, unknown>;
+      expect(typesVersions).to.not.equal(undefined);
+      writeFileSync(manifest, JSON.stringify(rest));
+      expect(compile()).to.match(/Cannot find module 'rx-kinesis\/testing'/);
+    } finally {
+      writeFileSync(manifest, original);
+    }
+  });
+
   it('runs `npx rx-kinesis emulator` and `npx rx-kinesis put` into it, from the tarball', async () => {
     const cliEnv = {
       ...userEnv,
