@@ -70,6 +70,9 @@ declare global {
   interface Reading { deviceId: string; value: number; at: number }
   const client: KinesisClient;
   const readings$: Observable<api.KinesisRecordInput>;
+  const clicks$: Observable<api.KinesisRecordInput>;
+  /** The lines of a file, read lazily (a function: not in PRELUDE_NAMES, so a file exporting its own wins). */
+  function readLines(path: string): AsyncIterable<string>;
   const source$: Observable<api.KinesisRecordInput>;
   const emu: testing.KinesisEmulator;
   const metrics: api.KinesisMetrics;
@@ -196,6 +199,29 @@ export function examplesIn(file: string, text = readFileSync(file, 'utf8')): Exa
   return found;
 }
 
+/**
+ * Every ```ts block of a Markdown file (README.md by default): what a user copies into a strict project.
+ * Fences may be indented (inside a list); the indent is removed.
+ */
+export function markdownExamples(
+  file = join(ROOT, 'README.md'),
+  text = readFileSync(file, 'utf8'),
+): Example[] {
+  const lines = text.split('\n');
+  const found: Example[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^(\s*)```(ts|typescript)\s*$/.exec(lines[i]);
+    if (!open) continue;
+    const indent = open[1].length;
+    const code: string[] = [];
+    let j = i + 1;
+    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j]); j++) code.push(lines[j].slice(indent));
+    found.push({ file, line: i + 2, code: code.join('\n') });
+    i = j;
+  }
+  return found;
+}
+
 /** Every .ts file under `dir`. */
 export function sourceFiles(dir = join(ROOT, 'src')): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -294,8 +320,13 @@ export function checkExamples(examples: readonly Example[] = sourceFiles().flatM
   virtual.set(join(dir, 'prelude.ts'), PRELUDE.replaceAll("'./src/", "'../src/"));
 
   // What each library module exports, to import a block's free names from.
+  const isSource = (file: string) => file.endsWith('.ts');
   const probe = ts.createProgram(
-    [...new Set(examples.map((e) => e.file)), join(ROOT, 'src/index.ts'), join(ROOT, 'src/testing/index.ts')],
+    [
+      ...new Set(examples.map((e) => e.file).filter(isSource)),
+      join(ROOT, 'src/index.ts'),
+      join(ROOT, 'src/testing/index.ts'),
+    ],
     OPTIONS,
   );
   const checker = probe.getTypeChecker();
@@ -317,8 +348,9 @@ export function checkExamples(examples: readonly Example[] = sourceFiles().flatM
       .replaceAll("'rx-kinesis'", "'../src/index.js'");
     const parsed = ts.createSourceFile(name, code, ts.ScriptTarget.ES2022, true);
     const declared = declaredNames(parsed);
-    const own = exportsOf(example.file, example.file);
-    const fileImports = importsOf(example.file);
+    // A Markdown block has no file of its own to take names from: only the libraries and the prelude.
+    const own = isSource(example.file) ? exportsOf(example.file, example.file) : new Set<string>();
+    const fileImports = isSource(example.file) ? importsOf(example.file) : new Map<string, string>();
     const statements: string[] = [];
     const imports = new Map<string, string[]>();
     const add = (module: string, n: string) => imports.set(module, [...(imports.get(module) ?? []), n]);
@@ -368,8 +400,11 @@ export function checkExamples(examples: readonly Example[] = sourceFiles().flatM
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { checked, errors } = checkExamples();
+  const { checked, errors } = checkExamples([
+    ...sourceFiles().flatMap((f) => examplesIn(f)),
+    ...markdownExamples(),
+  ]);
   for (const e of errors) console.error(`${e.where}: ${e.message}`);
-  console.log(`${checked} @example blocks type-checked, ${errors.length} errors`);
+  console.log(`${checked} @example and README blocks type-checked, ${errors.length} errors`);
   process.exitCode = errors.length === 0 ? 0 : 1;
 }

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
-import { checkExamples, examplesIn } from '../scripts/check-examples.js';
+import { checkExamples, examplesIn, markdownExamples } from '../scripts/check-examples.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/wrong-examples.ts', import.meta.url));
 
@@ -32,5 +32,31 @@ describe('API docs: @example blocks compile', function () {
     expect(errors.find((e) => e.where === 'spec/fixtures/wrong-examples.ts:18')?.message).to.match(
       /not assignable to parameter of type '\(\) => void'/,
     );
+  });
+
+  it('every ```ts block of README.md type-checks as a strict consumer would compile it', () => {
+    const blocks = markdownExamples();
+    expect(blocks.length).to.be.at.least(8);
+    const { checked, errors } = checkExamples(blocks);
+    expect(checked).to.equal(blocks.length);
+    expect(errors.map((e) => `${e.where}: ${e.message}`)).to.deep.equal([]);
+  });
+
+  it("control: the README's old first snippet (a domain object and no toRecord) is reported at its line", () => {
+    const readme = [
+      '# x',
+      '',
+      '  ```ts', // indented, as inside a list
+      '  const readings = of({ deviceId: "d1", value: 1 });',
+      "  readings.pipe(toKinesis({ client, streamName: 'sensors' })).subscribe();",
+      '  ```',
+    ].join('\n');
+    const blocks = markdownExamples('/virtual/README.md', readme);
+    expect(blocks.map((b) => b.line)).to.deep.equal([4]);
+    const { errors } = checkExamples(blocks);
+    expect(errors.map((e) => e.where)).to.satisfy((w: string[]) =>
+      w.some((x) => x.endsWith('virtual/README.md:5')),
+    );
+    expect(errors[0].message).to.match(/Property 'toRecord' is missing/);
   });
 });
