@@ -29,8 +29,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 // In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
 import { putAll, type KinesisRecordInput } from '../src/index.js';
-import { seededRandom } from '../src/testing/faults.js';
-import { startEmulator, type ExpectedRecord } from '../src/testing/index.js';
+import { seededRandom, startEmulator, type ExpectedRecord } from '../src/testing/index.js';
 import { positiveInteger } from './support/args.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -34,8 +34,7 @@ import {
 } from 'rxjs';
 // In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
 import { KinesisMetrics, toKinesis, type MetricsSnapshot } from '../src/index.js';
-import { seededRandom } from '../src/testing/faults.js';
-import { startEmulator, type ExpectedRecord } from '../src/testing/index.js';
+import { seededRandom, startEmulator, type ExpectedRecord } from '../src/testing/index.js';
 import { positiveInteger } from './support/args.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

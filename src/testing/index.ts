@@ -29,3 +29,6 @@ export type {
 } from './ledger.js';
 export type { ShardDescription } from './stream-state.js';
 export { deaggregate, type UserRecord } from './deaggregate.js';
+// The emulator's seeded PRNG: fault injection replays from it, and tests (and the examples) make repeatable
+// data and jitter with it.
+export { seededRandom } from './faults.js';
