@@ -5,26 +5,33 @@
  * customers are piped through `toKinesis()`, one line is printed per PutRecords call, and at the end the
  * emulator's ledger confirms that every order landed. Exits 0 only if nothing was lost.
  *
- * Against real Kinesis, drop the emulator and create the client with your region and credentials.
+ * Against a real stream: `KINESIS_STREAM=orders AWS_REGION=eu-west-1 npm run example:pipe` (see
+ * examples/support/target.ts for every variable); the ledger check is then skipped.
  */
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { interval, map, take } from 'rxjs';
 // In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
 import { toKinesis } from '../src/index.js';
 import { startEmulator, type ExpectedRecord } from '../src/testing/index.js';
+import { realStream } from './support/target.js';
 
 const ORDERS = 1_000;
 
 // The AWS SDK warns that its 2027 releases need Node 22; in a demo it only buries the output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-// A local stream with 2 shards. The SDK's default client talks to it; only the endpoint is special.
-const emu = await startEmulator({ streamName: 'orders', shards: 2 });
-const client = new KinesisClient({
-  endpoint: emu.endpoint,
-  region: emu.region,
-  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-});
+// A real stream when the environment names one; else a local stream with 2 shards, which the SDK's
+// default client talks to (only the endpoint is special).
+const real = realStream();
+const emu = real ? undefined : await startEmulator({ streamName: 'orders', shards: 2 });
+const stream = real?.stream ?? { streamName: 'orders' };
+const client =
+  real?.client ??
+  new KinesisClient({
+    endpoint: emu!.endpoint,
+    region: emu!.region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
 
 interface Order {
   id: number;
@@ -53,7 +60,7 @@ await new Promise<void>((resolve, reject) =>
       }),
       // Buffers records into PutRecords requests (≤ 500 records, sent after 100 ms at the latest), keeps
       // each shard under its quota and retries failed entries. Emits once per PutRecords response.
-      toKinesis({ client, streamName: 'orders' }),
+      toKinesis({ client, ...stream }),
     )
     .subscribe({
       next: (e) => {
@@ -79,11 +86,14 @@ await new Promise<void>((resolve, reject) =>
     }),
 );
 
-const lost = emu.missing(sent).length;
+// The emulator's ledger says what landed; a real stream is not read back (responses only).
+const lost = emu ? emu.missing(sent).length : 0;
 console.log(
-  `\nsummary: ${sent.length} sent, ${delivered} delivered, ${failed} failed, ${lost} lost; ` +
-    `the emulator holds ${emu.stats().accepted} records`,
+  `\nsummary: ${sent.length} sent, ${delivered} delivered, ${failed} failed, ` +
+    (emu
+      ? `${lost} lost; the emulator holds ${emu.stats().accepted} records`
+      : 'not read back (a real stream)'),
 );
 client.destroy();
-await emu.close();
+await emu?.close();
 process.exitCode = lost === 0 && failed === 0 && delivered === ORDERS ? 0 : 1;

@@ -6,10 +6,17 @@ import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { startEmulator } from '../src/testing/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-// A plain node with the tsx loader, not the spec runner's options.
-const env = { ...process.env, NODE_OPTIONS: '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+// A plain node with the tsx loader, not the spec runner's options; no real stream named (see
+// examples/support/target.ts), so every example runs locally whatever the shell exports.
+const { KINESIS_STREAM: _name, KINESIS_STREAM_ARN: _arn, ...inherited } = process.env;
+const env: NodeJS.ProcessEnv = {
+  ...inherited,
+  NODE_OPTIONS: '',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
 
 interface Run {
   code: number | null;
@@ -18,10 +25,14 @@ interface Run {
 }
 
 function runExample(file: string, ...args: string[]): Promise<Run> {
+  return runExampleWith(env, file, ...args);
+}
+
+function runExampleWith(environment: NodeJS.ProcessEnv, file: string, ...args: string[]): Promise<Run> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', `examples/${file}`, ...args], {
       cwd: root,
-      env,
+      env: environment,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -81,6 +92,32 @@ describe('examples', function () {
     const calls = [...run.stdout.matchAll(/^PutRecords: (\d+) records, 0 failed → shardId-/gm)];
     expect(calls.length).to.be.greaterThan(1);
     expect(calls.reduce((t, m) => t + Number(m[1]), 0)).to.equal(1000);
+  });
+
+  it('pipe.ts writes to the stream the environment names (KINESIS_STREAM_ARN, AWS_ENDPOINT_URL_KINESIS), not its own emulator', async () => {
+    // A "real" stream: an emulator the example does not know about, reached only through the variables a
+    // user sets for AWS, the stream by ARN alone.
+    const emu = await startEmulator({ streamName: 'elsewhere', shards: 3 });
+    try {
+      const run = await runExampleWith(
+        {
+          ...env,
+          KINESIS_STREAM_ARN: emu.streamArn,
+          AWS_ENDPOINT_URL_KINESIS: emu.endpoint,
+          AWS_REGION: emu.region,
+          AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+          AWS_SECRET_ACCESS_KEY: 'example',
+        },
+        'pipe.ts',
+      );
+      expectSuccess(run);
+      const summary = summaryOf(run);
+      expect(count(summary, 'delivered')).to.equal(1000);
+      expect(summary).to.include('not read back (a real stream)');
+      expect(emu.records.length).to.equal(1000);
+    } finally {
+      await emu.close();
+    }
   });
 
   it('etl.ts loads a generated NDJSON file through putAll(), reporting bad lines and retrying failures', async () => {
