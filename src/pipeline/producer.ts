@@ -30,14 +30,15 @@ import { statsOf, type ProducerStats } from './stats.js';
  *
  * ```text
  *  (with a spool: put/offer ─► spool.offer (SpoolStage: validate, append; its pump reads back into ─┐)
- *  put/offer ─► admission.offer (Admission: validate, buffer, back-pressure)  ◄─────────────────────┘
+ *  put/send/offer ─► admission.offer (Admission: validate, buffer, back-pressure)  ◄────────────────┘
  *    ─► order.admit (KeyOrder, per-key only) ─► router.route (Router: shard map, its refresh, records waiting)
  *    ─► lanes.push (ShardLanes: a queue per shard ─► limiters.admit ─► packChunk when aggregating)
  *    ─► collector.add (BatchCollector: requests) ─► sender.enqueue (Sender: PutRecords in flight)
  *    ─► retrier.onResponse / onRequestError (Retrier: decides each entry's outcome)
  *         ├─► limiters.throttled / refund (a throttle charges the shard's tokens, InternalFailure refunds)
  *         ├─► emit (one emission per response)
- *         ├─► settle: admission.settle ─► order.release (the key's next record goes) ─► spool.final (ack)
+ *         ├─► settle: outcomes.settle (Outcomes: a send()'s promise) ─► admission.settle
+ *         │        ─► order.release (the key's next record goes) ─► spool.final (ack)
  *         ├─► backoff ─► router.route (retries, after jittered backoff)
  *         └─► router.holdForRefresh / refresh (misplaced aggregates, stale map)
  *  router, map refreshed ─► lanes.retire (closed shards: records routed again, their limiters dropped)
