@@ -73,6 +73,8 @@ declare global {
   const clicks$: Observable<api.KinesisRecordInput>;
   /** The lines of a file, read lazily (a function: not in PRELUDE_NAMES, so a file exporting its own wins). */
   function readLines(path: string): AsyncIterable<string>;
+  /** Sensor readings, as an iterable source. */
+  function readings(): Iterable<Reading>;
   const source$: Observable<api.KinesisRecordInput>;
   const emu: testing.KinesisEmulator;
   const metrics: api.KinesisMetrics;

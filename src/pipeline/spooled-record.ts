@@ -12,7 +12,8 @@ import { SpoolError, type SpoolEntry } from '../spool/index.js';
  *
  * @example
  * ```ts
- * putAll(lines, { client, streamName: 'logs', spool: { directory: '/var/spool/logs' } }).subscribe((e) =>
+ * const toRecord = (line: string) => ({ PartitionKey: key(line), Data: line });
+ * putAll(lines, { client, streamName: 'logs', toRecord, spool: { directory: '/var/spool/logs' } }).subscribe((e) =>
  *   e.items.forEach((r, i) => {
  *     if (e.response.Records?.[i].ErrorCode && !e.retrying[i]) console.warn(`gave up on spool id ${r.id}`);
  *   }),
