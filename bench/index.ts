@@ -12,7 +12,6 @@ import {
   hotKey,
   latency,
   memory,
-  overhead,
   orderingCost,
   shardUtilisation,
   twoProducers,
@@ -23,6 +22,7 @@ import { cluster } from './cluster.js';
 import { aggregation } from './aggregation.js';
 import { spoolRecovery, spoolThroughput } from './spool.js';
 import { cliPut } from './cli.js';
+import { overhead } from './overhead.js';
 
 const only = new Set(process.argv.slice(2));
 const wanted = (n: number) => only.size === 0 || only.has(String(n));
