@@ -23,6 +23,7 @@ import { aggregation } from './aggregation.js';
 import { spoolRecovery, spoolThroughput } from './spool.js';
 import { cliPut } from './cli.js';
 import { overhead } from './overhead.js';
+import { manyPipelines } from './many.js';
 
 const only = new Set(process.argv.slice(2));
 const wanted = (n: number) => only.size === 0 || only.has(String(n));
@@ -53,6 +54,7 @@ const scenarios: [number, () => Promise<Row[]>][] = [
   [12, () => cliPut()],
   [13, () => spoolThroughput()],
   [14, () => spoolRecovery()],
+  [15, () => manyPipelines()],
 ];
 
 for (const [n, run] of scenarios) {

@@ -17,7 +17,7 @@ class Dimension {
   private readonly group: Bottleneck.Group | undefined;
   private readonly buckets = new Map<
     string,
-    { limiter: Bottleneck; bucket: TokenBucket; rearm?: () => void }
+    { limiter: Bottleneck; bucket: TokenBucket; waiting: Set<() => void> }
   >();
   readonly capacity: number;
 
@@ -66,18 +66,29 @@ class Dimension {
       }, ms);
       timers.add(timer);
     };
-    waitForTokens();
-    // A throttle charged while this waits (even while Bottleneck is still registering the job, after the
-    // bucket looked full enough) leaves the reservoir short with no timer to top it up: owe() re-arms it.
-    entry.rearm = waitForTokens;
+    // Bottleneck serves a shard's admissions in order (pipelines sharing these limiters queue several), so
+    // only the first waiter keeps a refill timer; each hands it on when served. A throttle charged while it
+    // waits (even while Bottleneck is still registering the job, after the bucket looked full enough) leaves
+    // the reservoir short: throttled() re-arms the first waiter then.
+    entry.waiting.add(waitForTokens);
+    if (entry.waiting.size === 1) waitForTokens();
+    const handOn = () => {
+      const wasFirst = entry.waiting.values().next().value === waitForTokens;
+      entry.waiting.delete(waitForTokens);
+      if (wasFirst) entry.waiting.values().next().value?.();
+    };
     try {
       await limiter.schedule({ weight: admitted }, async () => {
-        if (!consume) return bump(limiter, admitted); // only waited for them: hand the reservoir back
-        bucket.level -= weight;
-        if (weight > admitted) bump(limiter, admitted - weight);
+        if (!consume)
+          bump(limiter, admitted); // only waited for them: hand the reservoir back
+        else {
+          bucket.level -= weight;
+          if (weight > admitted) bump(limiter, admitted - weight);
+        }
+        handOn();
       });
     } finally {
-      if (entry.rearm === waitForTokens) entry.rearm = undefined;
+      handOn();
       if (timer) {
         timer.unsubscribe();
         timers.delete(timer);
@@ -91,13 +102,13 @@ class Dimension {
    */
   throttled(shardId: string, weight: number): void {
     if (!this.group) return;
-    const { limiter, bucket, rearm } = this.entry(shardId);
+    const { limiter, bucket, waiting } = this.entry(shardId);
     const now = this.scheduler.now();
     const change = bucket.refill(now) - weight;
     bucket.level -= weight;
     if (change !== 0) bump(limiter, change);
     bucket.slowDown(now);
-    rearm?.();
+    waiting.values().next().value?.();
   }
 
   /** Gives back tokens for writes the shard did not take (an InternalFailure costs no quota). */
@@ -145,6 +156,7 @@ class Dimension {
       entry = {
         limiter,
         bucket: new TokenBucket(this.perSecond / 1000, this.capacity, this.scheduler.now(), this.adaptation),
+        waiting: new Set(),
       };
       this.buckets.set(shardId, entry);
     }
