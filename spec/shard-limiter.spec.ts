@@ -24,6 +24,17 @@ describe('TokenBucket', () => {
     expect(bucket.level).to.equal(10);
   });
 
+  it('keeps what accrued while a waiting refill ran late, past the capacity up to the ceiling', () => {
+    const bucket = new TokenBucket(1, 100, 0, undefined, 1000); // 1,000/s, 100 ms of capacity, 1 s ceiling
+    bucket.level = 0;
+    expect(bucket.refill(250, 150)).to.equal(250); // due at 100 ms, ran at 250: all 250 kept
+    bucket.level = 0;
+    expect(bucket.refill(5250, 5150)).to.equal(1000); // never past the ceiling
+    // Control: on time (or idle), the capacity caps it as before.
+    bucket.level = 0;
+    expect(bucket.refill(5500)).to.equal(100);
+  });
+
   it('asks a weight above the capacity to wait only for a full bucket', () => {
     const bucket = new TokenBucket(1, 5, 0);
     expect(bucket.msUntil(50)).to.equal(0);

@@ -44,8 +44,8 @@ class Dimension {
     const entry = this.entry(shardId);
     const { limiter, bucket } = entry;
     const admitted = Math.min(weight, this.capacity);
-    const topUp = () => {
-      const added = bucket.refill(this.scheduler.now());
+    const topUp = (lateMs = 0) => {
+      const added = bucket.refill(this.scheduler.now(), lateMs);
       if (added > 0) bump(limiter, added);
     };
     topUp();
@@ -58,10 +58,11 @@ class Dimension {
       }
       const ms = bucket.msUntil(admitted);
       if (ms === 0) return;
+      const due = this.scheduler.now() + ms;
       timer = this.scheduler.schedule(() => {
         timers.delete(timer!);
         timer = undefined;
-        topUp();
+        topUp(this.scheduler.now() - due); // what accrued while this ran late is the waiter's
         waitForTokens();
       }, ms);
       timers.add(timer);
@@ -155,7 +156,15 @@ class Dimension {
     if (!entry || entry.limiter !== limiter) {
       entry = {
         limiter,
-        bucket: new TokenBucket(this.perSecond / 1000, this.capacity, this.scheduler.now(), this.adaptation),
+        // While admissions wait, up to one second's worth accrues (the shard's own burst in Kinesis's
+        // model, and the emulator's): a late refill loses nothing the shard would not have taken.
+        bucket: new TokenBucket(
+          this.perSecond / 1000,
+          this.capacity,
+          this.scheduler.now(),
+          this.adaptation,
+          Math.max(this.capacity, this.perSecond),
+        ),
         waiting: new Set(),
       };
       this.buckets.set(shardId, entry);
