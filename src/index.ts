@@ -61,6 +61,7 @@ export {
   type RecordLimits,
 } from './kinesis/records.js';
 export { hashKeyOf } from './kinesis/hash-key.js';
+export { CONNECTION_PER_REQUEST_WARNING } from './pipeline/client-check.js';
 export { AGGREGATION_MAGIC } from './kinesis/aggregate-format.js';
 export { KinesisMetrics, type KinesisMetricsOptions, type MeterLike } from './observe/metrics.js';
 export { OTHER_ERROR_CODE } from './observe/counters.js';

@@ -1,4 +1,14 @@
-/** The warning's code, so a process can filter it (`process.on('warning')`, `--disable-warning`). */
+/**
+ * The code of the warning rx-kinesis emits once when its client opens a connection per request, so a
+ * process can tell it apart (`process.on('warning')`) or silence it (`--disable-warning`).
+ *
+ * @example
+ * ```ts
+ * process.on('warning', (w) => {
+ *   if ((w as { code?: string }).code === CONNECTION_PER_REQUEST_WARNING) metrics.count('client-setup');
+ * });
+ * ```
+ */
 export const CONNECTION_PER_REQUEST_WARNING = 'RX_KINESIS_CONNECTION_PER_REQUEST';
 
 let warned = false;
