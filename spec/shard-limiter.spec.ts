@@ -362,6 +362,10 @@ describe('ShardLimiters shared by pipelines (virtual time)', () => {
     const a = leaseLimiters(client, 's', options);
     const b = leaseLimiters(client, 's', options);
     expect(b.limiters).to.equal(a.limiters);
+    // While shared, a closed shard's buckets stay (another pipeline may wait on them); alone, they go.
+    await a.limiters.admit('closed', 1, 1);
+    await a.limiters.remove('closed');
+    expect(a.limiters.shardIds()).to.include('closed');
     // Controls: another client, stream or rate gets its own.
     const others = [
       leaseLimiters({}, 's', options),
@@ -372,6 +376,9 @@ describe('ShardLimiters shared by pipelines (virtual time)', () => {
     await Promise.all(others.map((o) => o.release()));
     await a.release();
     await a.release(); // twice counts once
+    expect(b.limiters.holders).to.equal(1);
+    await b.limiters.remove('closed');
+    expect(b.limiters.shardIds()).not.to.include('closed');
     const c = leaseLimiters(client, 's', options);
     expect(c.limiters).to.equal(b.limiters);
     await Promise.all([b.release(), c.release()]);

@@ -54,6 +54,7 @@ export function leaseLimiters(client: object, stream: string, options: ShardLimi
   let shared = perClient.get(key);
   if (!shared) perClient.set(key, (shared = { limiters: new ShardLimiters(options), users: 0 }));
   shared.users++;
+  shared.limiters.holders = shared.users;
   const entry = shared;
   let released = false;
   return {
@@ -61,7 +62,8 @@ export function leaseLimiters(client: object, stream: string, options: ShardLimi
     release: async () => {
       if (released) return;
       released = true;
-      if (--entry.users > 0) return;
+      entry.limiters.holders = --entry.users;
+      if (entry.users > 0) return;
       if (perClient.get(key) === entry) perClient.delete(key);
       await entry.limiters.close();
     },

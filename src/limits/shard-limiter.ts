@@ -295,8 +295,16 @@ export class ShardLimiters {
     this.bytes.refund(shardId, bytes);
   }
 
-  /** Forgets a closed shard's buckets and limiters. */
+  /**
+   * Pipelines holding these limiters (see leaseLimiters). With more than one, a closed shard's buckets stay
+   * until the last lets go: another pipeline may still be waiting on them, and removing them would reject
+   * its admission and strand its chunk.
+   */
+  holders = 1;
+
+  /** Forgets a closed shard's buckets and limiters (kept while other pipelines hold these limiters). */
   async remove(shardId: string): Promise<void> {
+    if (this.holders > 1) return;
     await Promise.all([
       this.records.remove(shardId),
       this.bytes.remove(shardId),
