@@ -1,5 +1,5 @@
 /**
- * 14. Memory per buffered record: N records pushed into `toKinesis()` against a client that never answers
+ * 16. Memory per buffered record: N records pushed into `toKinesis()` against a client that never answers
  * PutRecords (so they all stay buffered), live heap after a full GC. Reports what the pipeline itself adds
  * per record (heap with the records buffered minus heap with the same items merely held by the caller), and
  * the total with the caller's items, as multiples of the payload (Data bytes).
@@ -88,7 +88,7 @@ export async function bufferedMemory(): Promise<Row[]> {
     const m = await measure(size, count);
     const own = m.own / size;
     rows.push({
-      scenario: '14. memory per buffered record',
+      scenario: '16. memory per buffered record',
       measure: `${fmt.int(size)} B records: rx-kinesis's own live bytes per record ÷ payload`,
       value: `${own.toFixed(2)}×`,
       target: size === 100 ? '≤ 3×' : 'info',

@@ -1,4 +1,4 @@
-// Scenario 15's producer, in a child process so NODE_EXTRA_CA_CERTS trusts the run's self-signed
+// Scenario 17's producer, in a child process so NODE_EXTRA_CA_CERTS trusts the run's self-signed
 // certificate: 20,000 records through putAll() with the client named on the command line.
 import { Agent } from 'node:https';
 import { KinesisClient } from '@aws-sdk/client-kinesis';

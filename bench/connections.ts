@@ -1,5 +1,5 @@
 /**
- * 15. Connections: how many TLS handshakes a run makes per PutRecords request, with the SDK's default
+ * 17. Connections: how many TLS handshakes a run makes per PutRecords request, with the SDK's default
  * client and with `NodeHttpHandler` (keep-alive, 16 sockets = maxInFlightRequests). A TLS proxy with a
  * self-signed certificate (made by the openssl CLI for this run) sits in front of the emulator and counts
  * handshakes; the producer runs in a child process that trusts the certificate (NODE_EXTRA_CA_CERTS).
@@ -77,7 +77,7 @@ export async function connections(count = 100_000): Promise<Row[]> {
       proxy.close();
       await emu.close();
       rows.push({
-        scenario: '15. connections (TLS)',
+        scenario: '17. connections (TLS)',
         measure: `${kind === 'keep-alive' ? 'NodeHttpHandler, keep-alive, maxSockets 16' : "the SDK's default client"}: TLS handshakes per request`,
         value: (handshakes / Math.max(1, requests)).toFixed(3),
         target: 'info',

@@ -1,5 +1,5 @@
 /**
- * 13. Many pipelines: 50 `putAll()` pipelines, each configured for the full quota, share one client on one
+ * 15. Many pipelines: 50 `putAll()` pipelines, each configured for the full quota, share one client on one
  * throttling stream (8 shards, the emulator's provisioned quotas). Each knows nothing of the others, so only
  * the throttles teach them their share: how often they are throttled, whether any record is finally failed,
  * how evenly they finish, and what it costs in memory and timers.
@@ -61,7 +61,7 @@ export async function manyPipelines(pipelines = 50, perPipeline = 1600): Promise
   const ideal = total / (SHARDS * 1000);
   return [
     {
-      scenario: '13. many pipelines',
+      scenario: '15. many pipelines',
       measure: 'throttled attempts / delivered',
       value: fmt.pct(throttled),
       target: '≤ 5%',
@@ -69,7 +69,7 @@ export async function manyPipelines(pipelines = 50, perPipeline = 1600): Promise
       note: `${fmt.int(stats.throttled)} throttled of ${fmt.int(stats.accepted)} delivered; ${pipelines} putAll() pipelines × ${fmt.int(perPipeline)} × 100 B, one client, ${SHARDS} shards at 1,000 records/s`,
     },
     {
-      scenario: '13. many pipelines',
+      scenario: '15. many pipelines',
       measure: 'finally failed',
       value: fmt.int(finallyFailed),
       target: '0',
@@ -77,7 +77,7 @@ export async function manyPipelines(pipelines = 50, perPipeline = 1600): Promise
       note: `${fmt.int(delivered)} of ${fmt.int(total)} delivered`,
     },
     {
-      scenario: '13. many pipelines',
+      scenario: '15. many pipelines',
       measure: 'completion spread (last ÷ first pipeline done)',
       value: `${spread.toFixed(2)}×`,
       target: '≤ 1.5×',
@@ -85,7 +85,7 @@ export async function manyPipelines(pipelines = 50, perPipeline = 1600): Promise
       note: `first ${Math.min(...finished).toFixed(1)} s, last ${Math.max(...finished).toFixed(1)} s; the quota alone needs ${ideal.toFixed(1)} s (+ 1 s burst); the process used ${busy.toFixed(2)} CPU cores meanwhile (producers, SDK and emulator); per second delivered: ${stats.shards.reduce((sum: number[], s) => s.timeline.map((n, i) => n + (sum[i] ?? 0)), []).join(' ')}`,
     },
     {
-      scenario: '13. many pipelines',
+      scenario: '15. many pipelines',
       measure: 'peak live timers; peak RSS',
       value: `${fmt.int(peakTimers)}; ${fmt.int(peakRss / 2 ** 20)} MiB`,
       target: `timers ≤ ${fmt.int(bound)}`,

@@ -24,7 +24,7 @@ export interface LimiterLease {
 /**
  * Pipelines that share a client and a stream share one set of per-shard buckets: they split one quota
  * exactly, where separate buckets each believed they had the whole quota and learned their share only from
- * throttles (bench scenario 13, 50 pipelines × 1,600 records on one client and 8 shards: 48% of attempts
+ * throttles (bench scenario 15, 50 pipelines × 1,600 records on one client and 8 shards: 48% of attempts
  * throttled, 2.2× between the first and the last to finish, 487 live timers; shared: none throttled, 1.45×,
  * 112 timers). Bottleneck serves a shard's waiting admissions in order, so the
  * pipelines take turns. Shared (Redis) limits are already shared and are never pooled here.
