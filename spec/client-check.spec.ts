@@ -2,7 +2,11 @@ import { Agent } from 'node:http';
 import { KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { expect } from 'chai';
-import { opensConnectionPerRequest } from '../src/pipeline/client-check.js';
+import {
+  CONNECTION_PER_REQUEST_WARNING,
+  opensConnectionPerRequest,
+  warnIfConnectionPerRequest,
+} from '../src/pipeline/client-check.js';
 import { startEmulator } from '../src/testing/index.js';
 
 describe('opensConnectionPerRequest', () => {
@@ -32,6 +36,33 @@ describe('opensConnectionPerRequest', () => {
     } finally {
       for (const c of Object.values(clients)) c.destroy();
       await emu.close();
+    }
+  });
+
+  it('warns once, with its code and no data, only over TLS (a plain-HTTP endpoint has no handshake)', async () => {
+    const warnings: { code?: string; message: string }[] = [];
+    const listen = (w: Error & { code?: string }) => warnings.push(w);
+    process.on('warning', listen);
+    const h2PerRequest = (protocol: string) => ({
+      config: {
+        endpoint: async () => ({ protocol, hostname: 'secret-host' }),
+        requestHandler: {
+          metadata: { handlerProtocol: 'h2' },
+          httpHandlerConfigs: () => ({ disableConcurrentStreams: true }),
+        },
+      },
+    });
+    try {
+      await warnIfConnectionPerRequest(h2PerRequest('http:')); // control: nothing over plain HTTP
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).to.deep.equal([]);
+      await warnIfConnectionPerRequest(h2PerRequest('https:'));
+      await warnIfConnectionPerRequest(h2PerRequest('https:'));
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.map((w) => w.code)).to.deep.equal([CONNECTION_PER_REQUEST_WARNING]);
+      expect(warnings[0].message).not.to.contain('secret-host');
+    } finally {
+      process.off('warning', listen);
     }
   });
 });

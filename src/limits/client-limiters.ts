@@ -31,7 +31,12 @@ export interface LimiterLease {
  *
  * @example
  * ```ts
- * const lease = leaseLimiters(client, 'sensors', limiterOptions);
+ * const lease = leaseLimiters(client, 'sensors', {
+ *   recordsPerSecond: 1000,
+ *   bytesPerSecond: 1 << 20,
+ *   burstMs: 100,
+ *   scheduler: asyncScheduler,
+ * });
  * await lease.limiters.admit('shardId-000000000000', 10, 1000);
  * await lease.release();
  * ```

@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * process.on('warning', (w) => {
- *   if ((w as { code?: string }).code === CONNECTION_PER_REQUEST_WARNING) metrics.count('client-setup');
+ *   if ((w as { code?: string }).code === CONNECTION_PER_REQUEST_WARNING) console.log('see Client setup');
  * });
  * ```
  */
@@ -47,9 +47,18 @@ export function opensConnectionPerRequest(client: unknown): boolean {
   return false;
 }
 
-/** Warns once per process (no data, just the advice) when the client opens a connection per request. */
-export function warnIfConnectionPerRequest(client: unknown): void {
+/**
+ * Warns once per process (no data, just the advice) when the client opens a connection per request over
+ * TLS: a plain-HTTP endpoint (a local emulator) has no handshake to pay, so it is left alone.
+ */
+export async function warnIfConnectionPerRequest(client: unknown): Promise<void> {
   if (warned || !opensConnectionPerRequest(client)) return;
+  const endpoint = (client as { config?: { endpoint?: () => Promise<{ protocol?: string }> } }).config
+    ?.endpoint;
+  // No endpoint of its own: the client resolves AWS's, which is HTTPS.
+  const protocol =
+    typeof endpoint === 'function' ? (await endpoint().catch(() => undefined))?.protocol : 'https:';
+  if (warned || protocol !== 'https:') return;
   warned = true;
   process.emitWarning(
     'the KinesisClient opens a new connection (a TLS handshake) for every PutRecords request; give it ' +

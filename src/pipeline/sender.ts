@@ -114,7 +114,7 @@ export class Sender<T> {
     if (!this.checkedClient && response) {
       // The handler's settings are known only once it sent a request.
       this.checkedClient = true;
-      warnIfConnectionPerRequest(this.client);
+      void warnIfConnectionPerRequest(this.client);
     }
     if (this.abort.signal.aborted) return;
     const ms = this.now() - now;
