@@ -12,7 +12,6 @@ import {
   hotKey,
   latency,
   memory,
-  overhead,
   orderingCost,
   shardUtilisation,
   twoProducers,
@@ -23,6 +22,10 @@ import { cluster } from './cluster.js';
 import { aggregation } from './aggregation.js';
 import { spoolRecovery, spoolThroughput } from './spool.js';
 import { cliPut } from './cli.js';
+import { overhead } from './overhead.js';
+import { manyPipelines } from './many.js';
+import { bufferedMemory } from './buffered.js';
+import { connections } from './connections.js';
 
 const only = new Set(process.argv.slice(2));
 const wanted = (n: number) => only.size === 0 || only.has(String(n));
@@ -53,6 +56,9 @@ const scenarios: [number, () => Promise<Row[]>][] = [
   [12, () => cliPut()],
   [13, () => spoolThroughput()],
   [14, () => spoolRecovery()],
+  [15, () => manyPipelines()],
+  [16, () => bufferedMemory()],
+  [17, () => connections()],
 ];
 
 for (const [n, run] of scenarios) {

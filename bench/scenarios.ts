@@ -1,8 +1,7 @@
 /** Benchmark scenarios 1–6 of the suite: each returns table rows, measured side by side where compared. */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import { from, lastValueFrom, Subject } from 'rxjs';
+import { Subject } from 'rxjs';
 import { putAll, toKinesis, type KinesisRecordInput, type ToKinesisOptions } from '../src/index.js';
 import { hashKeyOf } from '../src/kinesis/hash-key.js';
 import { ShardMap } from '../src/kinesis/shard-map.js';
@@ -12,7 +11,6 @@ import {
   emulator,
   fmt,
   keys,
-  median,
   percentile,
   sleep,
   STREAM,
@@ -185,118 +183,6 @@ export async function hotKey(seconds = 12): Promise<Row[]> {
       note: `hot shard ${fmt.int(hotAccepted / (to - from))}/s; ${stats.throttled} throttled${errored ? `; errored: ${String(errored)}` : ''}`,
     },
   ];
-}
-
-/** A hand-written PutRecords loop: fixed batches, fixed concurrency, failed entries resent at once. */
-async function sdkLoop(
-  client: ReturnType<typeof clientFor>,
-  records: KinesisRecordInput[],
-  batch: number,
-  concurrency: number,
-) {
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const start = next;
-      if (start >= records.length) return;
-      next += batch;
-      let pending = records.slice(start, start + batch);
-      while (pending.length > 0) {
-        const out = await client.send(
-          new PutRecordsCommand({ StreamName: STREAM, Records: pending as PutRecordsRequestEntry[] }),
-        );
-        pending = pending.filter((_, i) => out.Records![i].ErrorCode !== undefined);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-}
-
-/**
- * 4. Overhead: quotas off, no latency — the operator against a hand-written loop, alternating runs. The
- * operator is the built dist, as users run it: tsx's keep-names wrappers cost it twice the CPU otherwise.
- */
-export async function overhead(count = 200_000): Promise<Row[]> {
-  const { toKinesis } = (await import('../dist/index.js' as string)) as typeof import('../src/index.js');
-  const emu = await emulator({ shards: 4, quotas: false });
-  const client = clientFor(emu);
-  const keyPool = keys(1000);
-  const records = Array.from({ length: count }, (_, i) => record(keyPool[i % keyPool.length], 100, i));
-  const operator: number[] = [];
-  const loop: number[] = [];
-  const timed = async (run: () => Promise<unknown>) => {
-    const t = process.hrtime.bigint();
-    await run();
-    return Number(process.hrtime.bigint() - t) / 1e9;
-  };
-  // Unlimited buckets (quotas are off), 16 requests in flight as the loop has.
-  const throughOperator = (client: ToKinesisOptions['client']) =>
-    lastValueFrom(
-      from(records).pipe(
-        toKinesis({
-          client,
-          streamName: STREAM,
-          shardRecordsPerSecond: Infinity,
-          shardBytesPerSecond: Infinity,
-          maxInFlightRequests: 16,
-        }),
-      ),
-    );
-  await sdkLoop(client, records.slice(0, 20_000), 500, 16); // warm both paths up
-  for (let round = 0; round < 3; round++) {
-    loop.push(count / (await timed(() => sdkLoop(client, records, 500, 16))));
-    operator.push(count / (await timed(() => throughOperator(client))));
-  }
-  client.destroy();
-  await emu.close();
-  const ratio = median(operator) / median(loop);
-  // The operator's own cost, without the SDK and the emulator: a client that answers at once.
-  const own: number[] = [];
-  for (let round = 0; round < 5; round++) own.push(await timed(() => throughOperator(instantClient(4))));
-  const ownMicros = (median(own) * 1e6) / count;
-  return [
-    {
-      scenario: '4. overhead',
-      measure: 'operator ÷ hand-written SDK loop',
-      value: fmt.ratio(ratio),
-      target: '≥ 0.90',
-      verdict: verdict(ratio >= 0.9),
-      note: `median of 3 alternating runs: ${fmt.int(median(operator))} vs ${fmt.int(median(loop))} records/s [${operator.map(fmt.int).join(', ')} vs ${loop.map(fmt.int).join(', ')}] (${fmt.int(count)} × 100 B, batches of 500, 16 in flight, emulator in the same process)`,
-    },
-    {
-      scenario: '4. overhead',
-      measure: "operator's own time per record (a client that answers at once)",
-      value: `${ownMicros.toFixed(2)} µs`,
-      target: 'info',
-      verdict: 'info',
-      note: `${fmt.int(count / median(own))} records/s through validation, routing, lanes, batching and emissions; the rest of the gap above is the same thread serialising and serving requests`,
-    },
-  ];
-}
-
-/** A KinesisClient stand-in that answers at once: `shards` even shards, every entry delivered. */
-function instantClient(shards: number): ToKinesisOptions['client'] {
-  const step = (1n << 128n) / BigInt(shards);
-  const list = Array.from({ length: shards }, (_, i) => ({
-    ShardId: `shardId-${String(i).padStart(12, '0')}`,
-    HashKeyRange: {
-      StartingHashKey: String(step * BigInt(i)),
-      EndingHashKey: String(i === shards - 1 ? (1n << 128n) - 1n : step * BigInt(i + 1) - 1n),
-    },
-    SequenceNumberRange: { StartingSequenceNumber: '0' },
-  }));
-  let sequence = 0;
-  const send = async (command: { input: { Records?: unknown[] } }) =>
-    command instanceof PutRecordsCommand
-      ? {
-          FailedRecordCount: 0,
-          Records: command.input.Records!.map(() => ({
-            // No ShardId: one the producer did not predict would make it refresh its map.
-            SequenceNumber: String(++sequence),
-          })),
-        }
-      : { Shards: list };
-  return { send } as unknown as ToKinesisOptions['client'];
 }
 
 /** 5. Memory: 1M × 1 KiB records from a fast cold source, in a child process so its peak RSS is its own. */

@@ -10,6 +10,27 @@ import {
 import { expectRefused, isWellFormed, SECRET } from './support/records-kit.js';
 
 describe('prepareRecord', () => {
+  it('keeps an item that already is a request entry as the entry (no copy), and builds one otherwise', () => {
+    const entry = { PartitionKey: 'k', Data: Buffer.from('v') };
+    expect(prepareRecord(entry).entry).to.equal(entry);
+    const explicit = { PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '7' };
+    expect(prepareRecord(explicit).entry).to.equal(explicit);
+    // Control: string Data must be encoded, and a class instance may carry accessors: both get a new entry.
+    const text = { PartitionKey: 'k', Data: 'v' };
+    expect(prepareRecord(text).entry).not.to.equal(text);
+    expect(prepareRecord(text).entry).to.deep.equal({
+      PartitionKey: 'k',
+      Data: new TextEncoder().encode('v'),
+    });
+    class Item {
+      PartitionKey = 'k';
+      Data = new Uint8Array(1);
+    }
+    const instance = new Item();
+    expect(prepareRecord(instance).entry).not.to.equal(instance);
+    expect(prepareRecord({ ...entry, ExplicitHashKey: null }).entry).to.deep.equal(entry);
+  });
+
   describe('inputs that are not records', () => {
     const notObjects: Array<[string, unknown]> = [
       ['null', null],

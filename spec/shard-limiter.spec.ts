@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { asyncScheduler } from 'rxjs';
+import { leaseLimiters } from '../src/limits/client-limiters.js';
 import { ShardLimiters, TokenBucket } from '../src/limits/shard-limiter.js';
 import { withVirtualTime } from './support/virtual-time.js';
 import { admitInTurn, recordsLimiter } from './support/limiters.js';
@@ -21,6 +22,17 @@ describe('TokenBucket', () => {
     expect(bucket.msUntil(3)).to.equal(2);
     expect(bucket.refill(1_000_000)).to.equal(8); // capped at the capacity
     expect(bucket.level).to.equal(10);
+  });
+
+  it('keeps what accrued while a waiting refill ran late, past the capacity up to the ceiling', () => {
+    const bucket = new TokenBucket(1, 100, 0, undefined, 1000); // 1,000/s, 100 ms of capacity, 1 s ceiling
+    bucket.level = 0;
+    expect(bucket.refill(250, 150)).to.equal(250); // due at 100 ms, ran at 250: all 250 kept
+    bucket.level = 0;
+    expect(bucket.refill(5250, 5150)).to.equal(1000); // never past the ceiling
+    // Control: on time (or idle), the capacity caps it as before.
+    bucket.level = 0;
+    expect(bucket.refill(5500)).to.equal(100);
   });
 
   it('asks a weight above the capacity to wait only for a full bucket', () => {
@@ -302,5 +314,77 @@ describe('ShardLimiters (virtual time)', () => {
     expect(await waiting).to.equal('rejected');
     await new Promise((r) => setTimeout(r, 10));
     expect(count()).to.be.at.most(baseline);
+  });
+});
+
+describe('ShardLimiters shared by pipelines (virtual time)', () => {
+  it('admits many concurrent admissions to one shard in order, at the rate, with one refill timer', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 2, maxLength: 30 }),
+        async (weights) => {
+          await withVirtualTime(async (scheduler) => {
+            const limiters = recordsLimiter(scheduler, 1000, 100); // capacity 100
+            const order: number[] = [];
+            const times: number[] = [];
+            // All asked at once, as pipelines sharing a client do (one lane each).
+            const all = weights.map((w, i) =>
+              limiters.admit('s', w, 0).then(() => {
+                order.push(i);
+                times.push(scheduler.now());
+              }),
+            );
+            await scheduler.advance(1);
+            expect(scheduler.pending, 'one refill timer, not one per waiter').to.be.at.most(1);
+            await scheduler.advance(10_000);
+            await Promise.all(all);
+            expect(order).to.deep.equal(weights.map((_, i) => i));
+            const total = weights.reduce((a, b) => a + b, 0);
+            // Control of the rate: the last is admitted no earlier than its tokens could accrue.
+            expect(times.at(-1)!).to.be.at.least(Math.max(0, total - 100) - 1);
+            await limiters.close();
+            expect(scheduler.pending).to.equal(0);
+          });
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('leases one set to pipelines on the same client, stream and limits; the last release closes it', async () => {
+    const options = {
+      recordsPerSecond: 1000,
+      bytesPerSecond: 1 << 20,
+      burstMs: 100,
+      scheduler: asyncScheduler,
+    };
+    const client = {};
+    const a = leaseLimiters(client, 's', options);
+    const b = leaseLimiters(client, 's', options);
+    expect(b.limiters).to.equal(a.limiters);
+    // While shared, a closed shard's buckets stay (another pipeline may wait on them); alone, they go.
+    await a.limiters.admit('closed', 1, 1);
+    await a.limiters.remove('closed');
+    expect(a.limiters.shardIds()).to.include('closed');
+    // Controls: another client, stream or rate gets its own.
+    const others = [
+      leaseLimiters({}, 's', options),
+      leaseLimiters(client, 't', options),
+      leaseLimiters(client, 's', { ...options, recordsPerSecond: 5 }),
+    ];
+    for (const other of others) expect(other.limiters).not.to.equal(a.limiters);
+    await Promise.all(others.map((o) => o.release()));
+    await a.release();
+    await a.release(); // twice counts once
+    expect(b.limiters.holders).to.equal(1);
+    await b.limiters.remove('closed');
+    expect(b.limiters.shardIds()).not.to.include('closed');
+    const c = leaseLimiters(client, 's', options);
+    expect(c.limiters).to.equal(b.limiters);
+    await Promise.all([b.release(), c.release()]);
+    // The last one out closed it: the next lease starts a fresh set.
+    const d = leaseLimiters(client, 's', options);
+    expect(d.limiters).not.to.equal(b.limiters);
+    await d.release();
   });
 });

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { hashKeyOf } from '../src/kinesis/hash-key.js';
+import { hashKeyOf, hashPrefixOf, prefixOfHashKey } from '../src/kinesis/hash-key.js';
 import { ShardMap, streamFields, type ShardRange } from '../src/kinesis/shard-map.js';
 
 const MAX = 2n ** 128n - 1n;
@@ -93,6 +93,48 @@ describe('ShardMap', () => {
           },
         ),
         { numRuns: 300 },
+      );
+    });
+
+    it('shardOf (48-bit prefixes, full key only on a tie) routes as shardFor, gaps included (property)', () => {
+      fc.assert(
+        fc.property(
+          layout,
+          fc.nat(),
+          fc.array(fc.bigInt({ min: 0n, max: MAX }), { maxLength: 50 }),
+          fc.array(fc.string({ unit: 'binary', minLength: 1, maxLength: 256 }), { maxLength: 30 }),
+          ({ ranges }, drop, hashKeys, partitionKeys) => {
+            // A map read mid-reshard may miss a range: its keys must fail in both, not go to a neighbour.
+            const kept = ranges.length > 1 ? ranges.filter((_, i) => i !== drop % ranges.length) : ranges;
+            const map = new ShardMap(kept);
+            let fullKeyReads = 0;
+            const at = (k: bigint) => ({
+              hashPrefix: prefixOfHashKey(k),
+              get hashKey() {
+                fullKeyReads++;
+                return k;
+              },
+            });
+            for (const k of [...boundaryKeys(ranges), ...hashKeys, ...partitionKeys.map(hashKeyOf)]) {
+              const expected = bruteForce(kept, k);
+              if (expected === undefined)
+                expect(thrown(() => map.shardOf(at(k)))).to.be.instanceOf(RangeError);
+              else expect(map.shardOf(at(k))).to.equal(map.shardFor(k));
+            }
+            // Control: the boundaries themselves tie on their prefix, so the full key was needed there.
+            expect(fullKeyReads).to.be.greaterThan(0);
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
+    it('hashPrefixOf is the top 48 bits of hashKeyOf, for any string (property)', () => {
+      fc.assert(
+        fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 256 }), (key) => {
+          expect(hashPrefixOf(key)).to.equal(Number(hashKeyOf(key) >> 80n));
+        }),
+        { numRuns: 2000 },
       );
     });
 

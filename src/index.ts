@@ -70,6 +70,7 @@ export {
   type KinesisRecordInput,
   type RecordData,
 } from './kinesis/records.js';
+export { CONNECTION_PER_REQUEST_WARNING } from './pipeline/client-check.js';
 // Metrics.
 export { KinesisMetrics, type KinesisMetricsOptions, type MeterLike } from './observe/metrics.js';
 export { OTHER_ERROR_CODE } from './observe/counters.js';

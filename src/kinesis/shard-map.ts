@@ -1,3 +1,4 @@
+import { prefixOfHashKey } from './hash-key.js';
 import {
   ListShardsCommand,
   type KinesisClient,
@@ -91,6 +92,9 @@ export async function listOpenShards(
 export class ShardMap {
   private ranges: readonly ShardRange[] = [];
   private ids = new Set<string>();
+  /** The ranges' starting and ending hash keys' top 48 bits, for routing without BigInt (see shardOf). */
+  private starts = new Float64Array(0);
+  private ends = new Float64Array(0);
 
   constructor(
     ranges: readonly ShardRange[],
@@ -138,6 +142,28 @@ export class ShardMap {
     return range;
   }
 
+  /**
+   * The shard owning a record, compared by the top 48 bits of its hash key (numbers, no BigInt); the full
+   * `hashKey` is read only when the prefix equals a range's first or last prefix, where 48 bits cannot tell.
+   * @throws RangeError as {@link shardFor} does.
+   */
+  shardOf(record: { readonly hashPrefix: number; readonly hashKey: bigint }): ShardRange {
+    const { starts, ends } = this;
+    const prefix = record.hashPrefix;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= prefix) lo = mid;
+      else hi = mid - 1;
+    }
+    // Strictly inside the range's prefixes, and below the next range's first prefix: no other range can own it.
+    if (starts[lo] < prefix && prefix < ends[lo] && (lo + 1 === starts.length || prefix < starts[lo + 1])) {
+      return this.ranges[lo];
+    }
+    return this.shardFor(record.hashKey);
+  }
+
   /** Reloads the open shards (after a reshard the closed parents drop out and their children come in). */
   async refresh(): Promise<void> {
     if (!this.loader) throw new Error('this ShardMap was built from fixed ranges and cannot refresh');
@@ -150,5 +176,7 @@ export class ShardMap {
     this.ranges = [...ranges].sort((a, b) =>
       a.startingHashKey < b.startingHashKey ? -1 : a.startingHashKey > b.startingHashKey ? 1 : 0,
     );
+    this.starts = Float64Array.from(this.ranges, (r) => prefixOfHashKey(r.startingHashKey));
+    this.ends = Float64Array.from(this.ranges, (r) => prefixOfHashKey(r.endingHashKey));
   }
 }

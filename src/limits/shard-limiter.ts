@@ -17,7 +17,7 @@ class Dimension {
   private readonly group: Bottleneck.Group | undefined;
   private readonly buckets = new Map<
     string,
-    { limiter: Bottleneck; bucket: TokenBucket; rearm?: () => void }
+    { limiter: Bottleneck; bucket: TokenBucket; waiting: Set<() => void> }
   >();
   readonly capacity: number;
 
@@ -44,8 +44,8 @@ class Dimension {
     const entry = this.entry(shardId);
     const { limiter, bucket } = entry;
     const admitted = Math.min(weight, this.capacity);
-    const topUp = () => {
-      const added = bucket.refill(this.scheduler.now());
+    const topUp = (lateMs = 0) => {
+      const added = bucket.refill(this.scheduler.now(), lateMs);
       if (added > 0) bump(limiter, added);
     };
     topUp();
@@ -58,26 +58,38 @@ class Dimension {
       }
       const ms = bucket.msUntil(admitted);
       if (ms === 0) return;
+      const due = this.scheduler.now() + ms;
       timer = this.scheduler.schedule(() => {
         timers.delete(timer!);
         timer = undefined;
-        topUp();
+        topUp(this.scheduler.now() - due); // what accrued while this ran late is the waiter's
         waitForTokens();
       }, ms);
       timers.add(timer);
     };
-    waitForTokens();
-    // A throttle charged while this waits (even while Bottleneck is still registering the job, after the
-    // bucket looked full enough) leaves the reservoir short with no timer to top it up: owe() re-arms it.
-    entry.rearm = waitForTokens;
+    // Bottleneck serves a shard's admissions in order (pipelines sharing these limiters queue several), so
+    // only the first waiter keeps a refill timer; each hands it on when served. A throttle charged while it
+    // waits (even while Bottleneck is still registering the job, after the bucket looked full enough) leaves
+    // the reservoir short: throttled() re-arms the first waiter then.
+    entry.waiting.add(waitForTokens);
+    if (entry.waiting.size === 1) waitForTokens();
+    const handOn = () => {
+      const wasFirst = entry.waiting.values().next().value === waitForTokens;
+      entry.waiting.delete(waitForTokens);
+      if (wasFirst) entry.waiting.values().next().value?.();
+    };
     try {
       await limiter.schedule({ weight: admitted }, async () => {
-        if (!consume) return bump(limiter, admitted); // only waited for them: hand the reservoir back
-        bucket.level -= weight;
-        if (weight > admitted) bump(limiter, admitted - weight);
+        if (!consume)
+          bump(limiter, admitted); // only waited for them: hand the reservoir back
+        else {
+          bucket.level -= weight;
+          if (weight > admitted) bump(limiter, admitted - weight);
+        }
+        handOn();
       });
     } finally {
-      if (entry.rearm === waitForTokens) entry.rearm = undefined;
+      handOn();
       if (timer) {
         timer.unsubscribe();
         timers.delete(timer);
@@ -91,13 +103,13 @@ class Dimension {
    */
   throttled(shardId: string, weight: number): void {
     if (!this.group) return;
-    const { limiter, bucket, rearm } = this.entry(shardId);
+    const { limiter, bucket, waiting } = this.entry(shardId);
     const now = this.scheduler.now();
     const change = bucket.refill(now) - weight;
     bucket.level -= weight;
     if (change !== 0) bump(limiter, change);
     bucket.slowDown(now);
-    rearm?.();
+    waiting.values().next().value?.();
   }
 
   /** Gives back tokens for writes the shard did not take (an InternalFailure costs no quota). */
@@ -144,7 +156,16 @@ class Dimension {
     if (!entry || entry.limiter !== limiter) {
       entry = {
         limiter,
-        bucket: new TokenBucket(this.perSecond / 1000, this.capacity, this.scheduler.now(), this.adaptation),
+        // While admissions wait, up to one second's worth accrues (the shard's own burst in Kinesis's
+        // model, and the emulator's): a late refill loses nothing the shard would not have taken.
+        bucket: new TokenBucket(
+          this.perSecond / 1000,
+          this.capacity,
+          this.scheduler.now(),
+          this.adaptation,
+          Math.max(this.capacity, this.perSecond),
+        ),
+        waiting: new Set(),
       };
       this.buckets.set(shardId, entry);
     }
@@ -274,8 +295,16 @@ export class ShardLimiters {
     this.bytes.refund(shardId, bytes);
   }
 
-  /** Forgets a closed shard's buckets and limiters. */
+  /**
+   * Pipelines holding these limiters (see leaseLimiters). With more than one, a closed shard's buckets stay
+   * until the last lets go: another pipeline may still be waiting on them, and removing them would reject
+   * its admission and strand its chunk.
+   */
+  holders = 1;
+
+  /** Forgets a closed shard's buckets and limiters (kept while other pipelines hold these limiters). */
   async remove(shardId: string): Promise<void> {
+    if (this.holders > 1) return;
     await Promise.all([
       this.records.remove(shardId),
       this.bytes.remove(shardId),

@@ -4,7 +4,7 @@
  */
 import type { PendingRecord } from './pending.js';
 import { AggregateMessage } from '../kinesis/aggregate-format.js';
-import type { PreparedRecord } from '../kinesis/records.js';
+import { preparedRecord, type PreparedRecord } from '../kinesis/records.js';
 
 /** How large aggregates may grow. */
 export interface AggregationLimits {
@@ -83,15 +83,14 @@ export class AggregateBuilder<T> {
     if (this.members.length === 1) return this.members[0];
     const first = this.members[0];
     const data = this.message.encode();
-    const record: PreparedRecord = {
-      entry: {
+    const record = preparedRecord(
+      {
         PartitionKey: first.record.entry.PartitionKey,
         ExplicitHashKey: first.record.hashKey.toString(),
         Data: data,
       },
-      hashKey: first.record.hashKey,
-      bytes: data.byteLength + this.message.keyBytes,
-    };
+      data.byteLength + this.message.keyBytes,
+    );
     return new Aggregate(record, this.members, first.shardId);
   }
 }

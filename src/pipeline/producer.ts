@@ -1,7 +1,8 @@
 import { KinesisSinkError, type KinesisSinkErrorCode } from '../errors.js';
 import { InvalidRecordError, type KinesisRecordInput } from '../kinesis/records.js';
 import { streamFields } from '../kinesis/shard-map.js';
-import { ShardLimiters, shardLimiterOptionsOf } from '../limits/shard-limiter.js';
+import { leaseLimiters, type LimiterLease } from '../limits/client-limiters.js';
+import { shardLimiterOptionsOf, type ShardLimiters } from '../limits/shard-limiter.js';
 import { resolveOptions, type ResolvedOptions, type ToKinesisOptions } from '../options.js';
 import type { SpooledOptions } from '../options.js';
 import { Admission } from './admission.js';
@@ -59,6 +60,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
   /** The promises of `send()` (nothing until the first). */
   private readonly outcomes = new Outcomes<T>();
   private readonly limiters: ShardLimiters;
+  private readonly lease: LimiterLease;
   private readonly sender: Sender<T>;
   private readonly collector: BatchCollector<T>;
   private readonly lanes: ShardLanes<T>;
@@ -98,7 +100,8 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
 
     // Built from the last stage back, so each stage is given the next one already made. The one edge that
     // points back is the pipeline's loop: a response goes to the retrier, which routes retries again.
-    this.limiters = new ShardLimiters(shardLimiterOptionsOf(o));
+    // Pipelines on one client and stream share their buckets: they split the quota instead of fighting.
+    this.limiters = (this.lease = leaseLimiters(o.client, stream, shardLimiterOptionsOf(o))).limiters;
     const sender = (this.sender = new Sender<T>(
       o.client,
       streamFields(o),
@@ -296,7 +299,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     this.retrier.stopRetrying();
     this.order?.drain();
     this.router.cancel(); // a map load under way is not needed any more
-    void this.limiters.close();
+    void this.lease.release();
     this.admission.detachMetrics();
   }
 

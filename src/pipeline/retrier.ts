@@ -6,6 +6,7 @@ import type { MetricsRecorder } from '../observe/recorder.js';
 import { Aggregate, membersOf, userRecordCount, type Outgoing } from './aggregation.js';
 import { Backoff, retryPolicyOf, type RetryOptions } from './backoff.js';
 import { buildEmission, type KinesisEmission } from './emissions.js';
+import { ShardFeedback } from './feedback.js';
 import type { PendingRecord } from './pending.js';
 import { completeResults, NO_RESULT_ERROR_CODE } from './results.js';
 import type { Router } from './router.js';
@@ -135,6 +136,7 @@ export class Retrier<T> {
     const retrying: (boolean | boolean[])[] = new Array(batch.length);
     const again: PendingRecord<T>[] = [];
     const misplaced: PendingRecord<T>[] = [];
+    const feedback = new ShardFeedback();
     let stale = false;
     for (let i = 0; i < batch.length; i++) {
       const unit = batch[i];
@@ -150,9 +152,9 @@ export class Retrier<T> {
           if (wrongShard) landed = router.rangeOf(result.ShardId);
         }
       } else if (router.knows(unit.shardId)) {
-        if (result.ErrorCode === THROTTLED) limiters.throttled(unit.shardId, 1, unit.record.bytes);
+        if (result.ErrorCode === THROTTLED) feedback.throttled(unit.shardId, unit.record.bytes);
         // The shard did not take the write, so it cost no quota: the retry should not pay twice.
-        else if (result.ErrorCode === INTERNAL_FAILURE) limiters.refund(unit.shardId, 1, unit.record.bytes);
+        else if (result.ErrorCode === INTERNAL_FAILURE) feedback.refund(unit.shardId, unit.record.bytes);
       }
       const code = delivered ? WRONG_SHARD : (result.ErrorCode ?? NO_RESULT_ERROR_CODE);
       if (metrics) {
@@ -181,6 +183,7 @@ export class Retrier<T> {
         retrying[i] = flags;
       }
     }
+    feedback.applyTo(limiters);
     this.o.emit(buildEmission(aggregated, batch, request, response, retrying));
     // The subscriber may have unsubscribed inside that emission (take(1), first()): destroy() has run, and
     // scheduling the retries now would leave their timers behind, keeping Node alive up to retryMaxDelayMs.
@@ -220,8 +223,10 @@ export class Retrier<T> {
       this.o.fail('FATAL_REQUEST_ERROR', `Kinesis refused PutRecords: ${describeRequestError(error)}`, error);
     } else if (!this.failing) {
       if ((error as { name?: string })?.name === THROTTLED) {
+        const feedback = new ShardFeedback();
         for (const unit of batch)
-          if (router.knows(unit.shardId)) limiters.throttled(unit.shardId, 1, unit.record.bytes);
+          if (router.knows(unit.shardId)) feedback.throttled(unit.shardId, unit.record.bytes);
+        feedback.applyTo(limiters);
       }
       const records = batch.flatMap((unit) => membersOf(unit));
       if (records.every((p) => this.backoff.canRetry(p))) {

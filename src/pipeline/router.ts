@@ -102,7 +102,7 @@ export class Router<T> {
       return;
     }
     try {
-      record.shardId = this.map.shardFor(record.record.hashKey).shardId;
+      record.shardId = this.map.shardOf(record.record).shardId;
     } catch {
       // A gap in the map means it was read mid-reshard: hold the record until a refresh fills the gap.
       this.wait(record);

@@ -9,6 +9,7 @@ import type { SchedulerLike } from 'rxjs';
 import { Fifo } from './fifo.js';
 import { Aggregate, type Outgoing } from './aggregation.js';
 import { Deadline, requestDeadlineMs, type DeadlineOptions } from './deadline.js';
+import { warnIfConnectionPerRequest } from './client-check.js';
 
 /** What the sender reports for each request. */
 export interface SendHandlers<T> {
@@ -38,6 +39,7 @@ export class Sender<T> {
   private readonly queue = new Fifo<Outgoing<T>[]>();
   private inFlight = 0;
   private readonly abort = new AbortController();
+  private checkedClient = false;
 
   constructor(
     private readonly client: KinesisClient,
@@ -109,6 +111,11 @@ export class Sender<T> {
       deadline.clear();
     }
     this.inFlight--;
+    if (!this.checkedClient && response) {
+      // The handler's settings are known only once it sent a request.
+      this.checkedClient = true;
+      void warnIfConnectionPerRequest(this.client);
+    }
     if (this.abort.signal.aborted) return;
     const ms = this.now() - now;
     if (response) this.handlers.response(batch, request, response, ms);

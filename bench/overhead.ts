@@ -1,0 +1,164 @@
+/**
+ * 4. Overhead: the operator against a hand-written PutRecords loop, in four variants — {1,000 repeating keys,
+ * a fresh randomUUID() per record} × {`Infinity` limits (the limiter path skipped), finite limits far above
+ * the load (the limiter on)} — with 16 requests in flight each. Alternating runs, medians; CPU µs per record
+ * from process.cpuUsage() over each run (producer, SDK and the in-process emulator together, so the
+ * difference between the two is the operator's own). Then the operator alone, against a client that answers
+ * at once.
+ */
+import { randomUUID } from 'node:crypto';
+import { PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { from, lastValueFrom } from 'rxjs';
+import type { KinesisRecordInput, ToKinesisOptions } from '../src/index.js';
+import { clientFor, emulator, fmt, keys, median, STREAM, verdict, type Row } from './harness.js';
+
+const SHARDS = 8;
+/** Finite per-shard limits, far above what 8 shards get here (≈ 25,000 records/s each): the limiter runs. */
+const FINITE = { shardRecordsPerSecond: 100_000, shardBytesPerSecond: 100 * 1024 * 1024 };
+const UNLIMITED = { shardRecordsPerSecond: Infinity, shardBytesPerSecond: Infinity };
+
+function record(key: string, size: number, seq: number): KinesisRecordInput {
+  const data = Buffer.alloc(size, 0x61);
+  data.writeUInt32BE(seq % 2 ** 32, 0);
+  return { PartitionKey: key, Data: data };
+}
+
+/** A hand-written PutRecords loop: fixed batches, fixed concurrency, failed entries resent at once. */
+export async function sdkLoop(
+  client: ReturnType<typeof clientFor>,
+  records: readonly KinesisRecordInput[],
+  batch: number,
+  concurrency: number,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const start = next;
+      if (start >= records.length) return;
+      next += batch;
+      let pending = records.slice(start, start + batch);
+      while (pending.length > 0) {
+        const out = await client.send(
+          new PutRecordsCommand({ StreamName: STREAM, Records: pending as PutRecordsRequestEntry[] }),
+        );
+        pending = pending.filter((_, i) => out.Records![i].ErrorCode !== undefined);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Wall seconds and CPU µs per record of one run. */
+async function timed(count: number, run: () => Promise<unknown>): Promise<{ rate: number; cpu: number }> {
+  const cpu = process.cpuUsage();
+  const t = process.hrtime.bigint();
+  await run();
+  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return { rate: count / seconds, cpu: (used.user + used.system) / count };
+}
+
+interface Variant {
+  name: string;
+  keys: (count: number) => string[];
+  limits: typeof FINITE;
+}
+
+const VARIANTS: Variant[] = [
+  { name: '1,000 keys, Infinity limits', keys: repeating, limits: UNLIMITED },
+  { name: '1,000 keys, finite limits', keys: repeating, limits: FINITE },
+  { name: 'unique keys, Infinity limits', keys: unique, limits: UNLIMITED },
+  { name: 'unique keys, finite limits', keys: unique, limits: FINITE },
+];
+
+function repeating(count: number): string[] {
+  const pool = keys(1000);
+  return Array.from({ length: count }, (_, i) => pool[i % pool.length]);
+}
+
+function unique(count: number): string[] {
+  return Array.from({ length: count }, () => randomUUID());
+}
+
+/** The operator is the built dist, as users run it: tsx's keep-names wrappers cost it twice the CPU otherwise. */
+export async function overhead(count = 200_000, rounds = 3, only?: string): Promise<Row[]> {
+  const { toKinesis } = (await import('../dist/index.js' as string)) as typeof import('../src/index.js');
+  const emu = await emulator({ shards: SHARDS, quotas: false });
+  const client = clientFor(emu);
+  const through = (c: ToKinesisOptions['client'], records: KinesisRecordInput[], limits: typeof FINITE) =>
+    lastValueFrom(
+      from(records).pipe(toKinesis({ client: c, streamName: STREAM, ...limits, maxInFlightRequests: 16 })),
+    );
+  const rows: Row[] = [];
+  const warm = repeating(20_000).map((k, i) => record(k, 100, i));
+  await sdkLoop(client, warm, 500, 16); // warm both paths up
+  await through(client, warm, FINITE);
+  for (const variant of VARIANTS.filter((v) => !only || v.name.startsWith(only))) {
+    const operator: { rate: number; cpu: number }[] = [];
+    const loop: { rate: number; cpu: number }[] = [];
+    for (let round = 0; round < rounds; round++) {
+      // Fresh records every round: unique keys stay unique (no MD5 remembered from a previous round).
+      const records = variant.keys(count).map((k, i) => record(k, 100, i));
+      loop.push(await timed(count, () => sdkLoop(client, records, 500, 16)));
+      operator.push(await timed(count, () => through(client, records, variant.limits)));
+    }
+    const own: { rate: number; cpu: number }[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const records = variant.keys(count).map((k, i) => record(k, 100, i));
+      own.push(await timed(count, () => through(instantClient(SHARDS), records, variant.limits)));
+    }
+    const ratio = median(operator.map((r) => r.rate)) / median(loop.map((r) => r.rate));
+    const cpuOp = median(operator.map((r) => r.cpu));
+    const cpuLoop = median(loop.map((r) => r.cpu));
+    rows.push(
+      {
+        scenario: '4. overhead',
+        measure: `${variant.name}: operator ÷ hand-written SDK loop`,
+        value: fmt.ratio(ratio),
+        target: '≥ 0.90',
+        verdict: verdict(ratio >= 0.9),
+        note:
+          `median of ${rounds} alternating runs: ${fmt.int(median(operator.map((r) => r.rate)))} vs ` +
+          `${fmt.int(median(loop.map((r) => r.rate)))} records/s [${operator.map((r) => fmt.int(r.rate)).join(', ')} vs ` +
+          `${loop.map((r) => fmt.int(r.rate)).join(', ')}]; CPU ${cpuOp.toFixed(2)} vs ${cpuLoop.toFixed(2)} µs/record ` +
+          `(producer + SDK + emulator); ${fmt.int(count)} × 100 B, ${SHARDS} shards, 16 in flight`,
+      },
+      {
+        scenario: '4. overhead',
+        measure: `${variant.name}: operator's own CPU per record (a client that answers at once)`,
+        value: `${median(own.map((r) => r.cpu)).toFixed(2)} µs`,
+        target: 'info',
+        verdict: 'info',
+        note: `${fmt.int(median(own.map((r) => r.rate)))} records/s through validation, routing, lanes, limiter, batching and emissions`,
+      },
+    );
+  }
+  client.destroy();
+  await emu.close();
+  return rows;
+}
+
+/** A KinesisClient stand-in that answers at once: `shards` even shards, every entry delivered. */
+function instantClient(shards: number): ToKinesisOptions['client'] {
+  const step = (1n << 128n) / BigInt(shards);
+  const list = Array.from({ length: shards }, (_, i) => ({
+    ShardId: `shardId-${String(i).padStart(12, '0')}`,
+    HashKeyRange: {
+      StartingHashKey: String(step * BigInt(i)),
+      EndingHashKey: String(i === shards - 1 ? (1n << 128n) - 1n : step * BigInt(i + 1) - 1n),
+    },
+    SequenceNumberRange: { StartingSequenceNumber: '0' },
+  }));
+  let sequence = 0;
+  const send = async (command: { input: { Records?: unknown[] } }) =>
+    command instanceof PutRecordsCommand
+      ? {
+          FailedRecordCount: 0,
+          Records: command.input.Records!.map(() => ({
+            // No ShardId: one the producer did not predict would make it refresh its map.
+            SequenceNumber: String(++sequence),
+          })),
+        }
+      : { Shards: list };
+  return { send } as unknown as ToKinesisOptions['client'];
+}
