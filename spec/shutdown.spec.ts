@@ -12,8 +12,10 @@ import {
   putAll,
   toKinesis,
   type PutRecordsEmission,
+  type ToKinesisOptions,
 } from '../src/index.js';
 import { EmulatorKit } from './support/emulator-kit.js';
+import type { FakeKinesis } from './support/fake-kinesis.js';
 import { start } from './support/run.js';
 import { withVirtualTime } from './support/virtual-time.js';
 import {
@@ -34,16 +36,21 @@ function fates(emissions: readonly PutRecordsEmission<Item>[], error: unknown) {
   return { delivered, failed, unsent, all: ids([...delivered, ...failed, ...unsent]) };
 }
 
+/** A producer on the fake with quotas off, its emissions collected. */
+function producerOn(fake: FakeKinesis, extra: Partial<ToKinesisOptions<Item>>) {
+  const emissions: PutRecordsEmission<Item>[] = [];
+  const producer = new KinesisProducer<Item>(options(fake, { ...extra, ...QUOTAS_OFF }), (e) =>
+    emissions.push(e),
+  );
+  return { producer, emissions };
+}
+
 describe('shutdown', () => {
   describe('KinesisProducer.flush()', () => {
     it('resolves as soon as what was put is delivered, not after lingerMs (control: without flush nothing is sent)', async () => {
       await withVirtualTime(async (scheduler) => {
         const fake = fakeWith();
-        const emissions: PutRecordsEmission<Item>[] = [];
-        const producer = new KinesisProducer<Item>(
-          options(fake, { scheduler, lingerMs: 10_000, ...QUOTAS_OFF }),
-          (e) => emissions.push(e),
-        );
+        const { producer, emissions } = producerOn(fake, { scheduler, lingerMs: 10_000 });
         const items = makeItems(20);
         for (const item of items) await producer.put(item);
         await scheduler.advance(5_000);
@@ -62,11 +69,11 @@ describe('shutdown', () => {
     it('waits for retries in backoff, and resolves only once they are delivered', async () => {
       await withVirtualTime(async (scheduler) => {
         const fake = fakeWith({ records: ({ request }) => (request === 0 ? 'InternalFailure' : 'ok') });
-        const emissions: PutRecordsEmission<Item>[] = [];
-        const producer = new KinesisProducer<Item>(
-          options(fake, { scheduler, retryBaseDelayMs: 2_000, random: () => 0.5, ...QUOTAS_OFF }),
-          (e) => emissions.push(e),
-        );
+        const { producer, emissions } = producerOn(fake, {
+          scheduler,
+          retryBaseDelayMs: 2_000,
+          random: () => 0.5,
+        });
         for (const item of makeItems(10)) await producer.put(item);
         let flushed = false;
         void producer.flush().then(() => (flushed = true));
@@ -83,11 +90,7 @@ describe('shutdown', () => {
     it('then more puts: a later flush waits for them, an earlier one not for later puts', async () => {
       await withVirtualTime(async (scheduler) => {
         const fake = fakeWith();
-        const emissions: PutRecordsEmission<Item>[] = [];
-        const producer = new KinesisProducer<Item>(
-          options(fake, { scheduler, lingerMs: 10_000, ...QUOTAS_OFF }),
-          (e) => emissions.push(e),
-        );
+        const { producer, emissions } = producerOn(fake, { scheduler, lingerMs: 10_000 });
         const items = makeItems(30);
         for (const item of items.slice(0, 10)) await producer.put(item);
         let first = false;
@@ -166,10 +169,7 @@ describe('shutdown', () => {
     it('with everything delivered before the deadline: resolves and leaves no timer', async () => {
       await withVirtualTime(async (scheduler) => {
         const fake = fakeWith();
-        const emissions: PutRecordsEmission<Item>[] = [];
-        const producer = new KinesisProducer<Item>(options(fake, { scheduler, ...QUOTAS_OFF }), (e) =>
-          emissions.push(e),
-        );
+        const { producer, emissions } = producerOn(fake, { scheduler });
         for (const item of makeItems(50)) await producer.put(item);
         let closed = false;
         void producer.close({ deadlineMs: 60_000 }).then(() => (closed = true));
@@ -183,11 +183,7 @@ describe('shutdown', () => {
     it('a put() waiting for room when close() comes is taken and drained, not refused', async () => {
       await withVirtualTime(async (scheduler) => {
         const fake = fakeWith();
-        const emissions: PutRecordsEmission<Item>[] = [];
-        const producer = new KinesisProducer<Item>(
-          options(fake, { scheduler, maxBufferedRecords: 5, ...QUOTAS_OFF }),
-          (e) => emissions.push(e),
-        );
+        const { producer, emissions } = producerOn(fake, { scheduler, maxBufferedRecords: 5 });
         const items = makeItems(6);
         for (const item of items.slice(0, 5)) await producer.put(item);
         const waiting = producer.put(items[5]);
