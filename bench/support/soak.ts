@@ -15,12 +15,13 @@
  * Items are plain ids: the record of an id is computed when it is needed, so a million-record run keeps
  * only a few bytes per record in the producer's bookkeeping and none in the test.
  */
-import { KinesisClient, type PutRecordsInput } from '@aws-sdk/client-kinesis';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { lastValueFrom, range, tap, type Observable } from 'rxjs';
 import * as lib from '../../src/index.js';
 import type { KinesisEmission, KinesisRecordInput, ToKinesisOptions } from '../../src/index.js';
 import { deaggregate, startEmulator, type FaultCounts, type FaultOptions } from '../../src/testing/index.js';
+import { onUnanswered } from './unanswered.js';
 
 const MiB = 1024 * 1024;
 
@@ -140,21 +141,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     requestHandler: new NodeHttpHandler(),
   });
   let unansweredRecords = 0;
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      try {
-        return await next(args);
-      } catch (error) {
-        const answered = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-        if (context.commandName === 'PutRecordsCommand' && answered === undefined) {
-          for (const entry of (args.input as PutRecordsInput).Records ?? [])
-            unansweredRecords += deaggregate(entry.Data!)?.length ?? 1;
-        }
-        throw error;
-      }
-    },
-    { step: 'finalizeRequest', priority: 'low', name: 'soakUnanswered' },
-  );
+  onUnanswered(client, 'soakUnanswered', (entry) => {
+    unansweredRecords += deaggregate(entry.Data!)?.length ?? 1;
+  });
 
   const finals = new Uint8Array(records); // final outcomes per id
   const deliveredIds = new Uint8Array(records);

@@ -5,12 +5,7 @@
  */
 import { hash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import {
-  KinesisClient,
-  PutRecordsCommand,
-  type PutRecordsInput,
-  type PutRecordsRequestEntry,
-} from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { expect } from 'chai';
 import type { Observable } from 'rxjs';
@@ -23,6 +18,7 @@ import {
   type KinesisEmulator,
 } from '../../src/testing/index.js';
 import { seededRandom } from '../../src/testing/faults.js';
+import { onUnanswered } from '../../bench/support/unanswered.js';
 
 export type Protocol = 'http2' | 'http1';
 
@@ -210,22 +206,9 @@ export function trackUnanswered(client: KinesisClient): {
   total(): number;
 } {
   const counts = new Map<unknown, number>();
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      try {
-        return await next(args);
-      } catch (error) {
-        const answered = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-        if (context.commandName === 'PutRecordsCommand' && answered === undefined) {
-          for (const entry of (args.input as PutRecordsInput).Records ?? []) {
-            counts.set(entry.Data, (counts.get(entry.Data) ?? 0) + 1);
-          }
-        }
-        throw error;
-      }
-    },
-    { step: 'finalizeRequest', priority: 'low', name: 'trackUnanswered' },
-  );
+  onUnanswered(client, 'trackUnanswered', (entry) => {
+    counts.set(entry.Data, (counts.get(entry.Data) ?? 0) + 1);
+  });
   return {
     counts,
     total: () => [...counts.values()].reduce((a, b) => a + b, 0),
