@@ -72,6 +72,13 @@ describe('Kinesis emulator', () => {
     it('serves the SplitShard and MergeShards actions', async () => {
       const emu = await start({ shards: 1 });
       const client = clientFor(emu);
+      /** The service error of a SplitShard on stream 'demo'. */
+      const splitRefused = (shard: string, key: string) =>
+        failure(
+          client.send(
+            new SplitShardCommand({ StreamName: 'demo', ShardToSplit: shard, NewStartingHashKey: key }),
+          ),
+        );
       await client.send(
         new SplitShardCommand({
           StreamName: 'demo',
@@ -93,35 +100,11 @@ describe('Kinesis emulator', () => {
           .shards.filter((s) => s.open)
           .map((s) => s.shardId),
       ).to.deep.equal(['shardId-000000000003']);
-      const closed = await failure(
-        client.send(
-          new SplitShardCommand({
-            StreamName: 'demo',
-            ShardToSplit: 'shardId-000000000000',
-            NewStartingHashKey: '5',
-          }),
-        ),
-      );
+      const closed = await splitRefused('shardId-000000000000', '5');
       expect(closed.name).to.equal('ResourceInUseException');
-      const outside = await failure(
-        client.send(
-          new SplitShardCommand({
-            StreamName: 'demo',
-            ShardToSplit: 'shardId-000000000003',
-            NewStartingHashKey: '1',
-          }),
-        ),
-      );
+      const outside = await splitRefused('shardId-000000000003', '1');
       expect(outside.name).to.equal('InvalidArgumentException');
-      const missing = await failure(
-        client.send(
-          new SplitShardCommand({
-            StreamName: 'demo',
-            ShardToSplit: 'shardId-000000000009',
-            NewStartingHashKey: '5',
-          }),
-        ),
-      );
+      const missing = await splitRefused('shardId-000000000009', '5');
       expect(missing.name).to.equal('ResourceNotFoundException');
     });
   });
