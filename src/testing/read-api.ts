@@ -247,16 +247,10 @@ export class ReadApi {
     const page = matching.slice(0, limit);
     return {
       StreamDescription: {
-        StreamName: stream.name,
-        StreamARN: stream.arn,
-        StreamStatus: 'ACTIVE',
-        StreamModeDetails: { StreamMode: stream.mode },
+        ...stream.describeCommon(),
         Shards: page.map((s): ShardDescription => s.describe()),
         HasMoreShards: matching.length > page.length,
-        RetentionPeriodHours: 24,
         StreamCreationTimestamp: new WireTime(stream.createdAt),
-        EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
-        EncryptionType: 'NONE',
       },
     };
   }

@@ -138,14 +138,8 @@ export class StreamActions {
     const stream = this.api.resolveStream(input);
     return {
       StreamDescriptionSummary: {
-        StreamName: stream.name,
-        StreamARN: stream.arn,
-        StreamStatus: 'ACTIVE',
-        StreamModeDetails: { StreamMode: stream.mode },
-        RetentionPeriodHours: 24,
+        ...stream.describeCommon(),
         StreamCreationTimestamp: stream.createdAt / 1000,
-        EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
-        EncryptionType: 'NONE',
         OpenShardCount: stream.open.length,
         ConsumerCount: 0,
       },

@@ -150,6 +150,22 @@ export class Stream {
     return this.identity.name;
   }
 
+  /**
+   * What DescribeStream and DescribeStreamSummary both answer about the stream: always ACTIVE, 24 h
+   * retention, no enhanced monitoring, no encryption (the emulator keeps none of them).
+   */
+  describeCommon() {
+    return {
+      StreamName: this.name,
+      StreamARN: this.arn,
+      StreamStatus: 'ACTIVE' as const,
+      StreamModeDetails: { StreamMode: this.mode },
+      RetentionPeriodHours: 24,
+      EnhancedMonitoring: [{ ShardLevelMetrics: [] as never[] }],
+      EncryptionType: 'NONE' as const,
+    };
+  }
+
   /** Open shards, in hash-key order. */
   get open(): readonly Shard[] {
     return this.openShards;
