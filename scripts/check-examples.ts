@@ -15,6 +15,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { virtualProgram } from './virtual-program.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -379,13 +380,7 @@ export function checkExamples(examples: readonly Example[] = sourceFiles().flatM
     origin.set(name, example);
   });
 
-  const host = ts.createCompilerHost(OPTIONS);
-  const { getSourceFile, fileExists, readFile } = host;
-  host.fileExists = (f) => virtual.has(f) || fileExists(f);
-  host.readFile = (f) => virtual.get(f) ?? readFile(f);
-  host.getSourceFile = (f, v, ...rest) =>
-    virtual.has(f) ? ts.createSourceFile(f, virtual.get(f)!, v) : getSourceFile(f, v, ...rest);
-  const program = ts.createProgram([...virtual.keys()], OPTIONS, host, probe);
+  const program = virtualProgram(virtual, OPTIONS, probe);
 
   const errors: ExampleError[] = [];
   for (const [name, example] of origin) {

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import ts from 'typescript';
+import { virtualProgram } from '../scripts/virtual-program.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'types');
 const OPTIONS: ts.CompilerOptions = {
@@ -25,13 +26,7 @@ const OPTIONS: ts.CompilerOptions = {
 
 /** Diagnostics of `files` (path → text), as `line: message` (1-based lines). */
 function diagnose(files: Map<string, string>): Map<string, string[]> {
-  const host = ts.createCompilerHost(OPTIONS);
-  const { getSourceFile, readFile, fileExists } = host;
-  host.fileExists = (f) => files.has(f) || fileExists(f);
-  host.readFile = (f) => files.get(f) ?? readFile(f);
-  host.getSourceFile = (f, v, ...rest) =>
-    files.has(f) ? ts.createSourceFile(f, files.get(f)!, v) : getSourceFile(f, v, ...rest);
-  const program = ts.createProgram([...files.keys()], OPTIONS, host);
+  const program = virtualProgram(files, OPTIONS);
   const out = new Map<string, string[]>();
   for (const f of files.keys()) {
     const source = program.getSourceFile(f)!;
