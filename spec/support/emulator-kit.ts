@@ -19,6 +19,7 @@ import {
 } from '../../src/testing/index.js';
 import { seededRandom } from '../../src/testing/faults.js';
 import { onUnanswered } from '../../bench/support/unanswered.js';
+import { realDelay, until as untilFixture } from './fixtures.js';
 
 export type Protocol = 'http2' | 'http1';
 
@@ -309,16 +310,11 @@ export function checkEmissions(
   expect(problems.join('\n')).to.equal('');
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = realDelay;
 
-/** Polls `condition` every few ms; throws after `ms`. */
-export async function until(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+/** fixtures' `until` with the emulator specs' patience: polls every 5 ms, throws after `ms` (20 s). */
+export const until = (condition: () => boolean, what: string, ms = 20_000): Promise<void> =>
+  untilFixture(condition, what, ms, 5);
 
 /** The stream's open shard ids, sorted. */
 export const openShards = (emu: KinesisEmulator) =>

@@ -89,12 +89,12 @@ export const QUOTAS_OFF = { shardRecordsPerSecond: Infinity, shardBytesPerSecond
 /** Real time passing (for the few specs that need real timers). */
 export const realDelay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits in real time until `condition()` holds. @throws naming `what` after `ms`. */
-export async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+/** Waits in real time until `condition()` holds, checking every `pollMs`. @throws naming `what` after `ms`. */
+export async function until(condition: () => boolean, what: string, ms = 5000, pollMs = 1): Promise<void> {
   const deadline = performance.now() + ms;
   while (!condition()) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await realDelay(1);
+    await realDelay(pollMs);
   }
 }
 
