@@ -54,6 +54,16 @@ describe('opensConnectionPerRequest', () => {
     });
     try {
       await warnIfConnectionPerRequest(h2PerRequest('http:')); // control: nothing over plain HTTP
+      // No endpoint of its own: the SDK's endpoint variable names a plain-HTTP emulator (the examples in CI).
+      const { endpoint: _, ...noEndpoint } = h2PerRequest('https:').config;
+      const saved = process.env.AWS_ENDPOINT_URL_KINESIS;
+      process.env.AWS_ENDPOINT_URL_KINESIS = 'http://127.0.0.1:4567';
+      try {
+        await warnIfConnectionPerRequest({ config: noEndpoint });
+      } finally {
+        if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_KINESIS;
+        else process.env.AWS_ENDPOINT_URL_KINESIS = saved;
+      }
       await new Promise((r) => setImmediate(r));
       expect(warnings).to.deep.equal([]);
       await warnIfConnectionPerRequest(h2PerRequest('https:'));

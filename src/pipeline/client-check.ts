@@ -55,9 +55,10 @@ export async function warnIfConnectionPerRequest(client: unknown): Promise<void>
   if (warned || !opensConnectionPerRequest(client)) return;
   const endpoint = (client as { config?: { endpoint?: () => Promise<{ protocol?: string }> } }).config
     ?.endpoint;
-  // No endpoint of its own: the client resolves AWS's, which is HTTPS.
   const protocol =
-    typeof endpoint === 'function' ? (await endpoint().catch(() => undefined))?.protocol : 'https:';
+    typeof endpoint === 'function'
+      ? (await endpoint().catch(() => undefined))?.protocol
+      : configuredProtocol();
   if (warned || protocol !== 'https:') return;
   warned = true;
   process.emitWarning(
@@ -66,4 +67,19 @@ export async function warnIfConnectionPerRequest(client: unknown): Promise<void>
       "(see rx-kinesis's README, Client setup)",
     { code: CONNECTION_PER_REQUEST_WARNING },
   );
+}
+
+/**
+ * The protocol of the endpoint a client without one of its own resolves: the SDK's endpoint variables
+ * (`AWS_ENDPOINT_URL_KINESIS`, then `AWS_ENDPOINT_URL`) when set — a local emulator over plain HTTP, found
+ * by CI running the examples against one — else AWS's own, which is HTTPS.
+ */
+function configuredProtocol(): string {
+  const url = process.env.AWS_ENDPOINT_URL_KINESIS ?? process.env.AWS_ENDPOINT_URL;
+  if (!url) return 'https:';
+  try {
+    return new URL(url).protocol;
+  } catch {
+    return 'https:';
+  }
 }
