@@ -37,8 +37,15 @@ export class Layout {
     return bytes;
   }
 
-  /** Gives the records ids and places their frames, rolling segments at `segmentBytes`. */
-  place(records: readonly SpoolRecord[], sizes: readonly number[]): { ids: number[]; jobs: WriteJob[] } {
+  /**
+   * Gives the records ids and places their frames, rolling segments at `segmentBytes`; `placed` hears
+   * where each frame goes (its segment and offset), for the reader's memory of the tail.
+   */
+  place(
+    records: readonly SpoolRecord[],
+    sizes: readonly number[],
+    placed?: (segment: Segment, offset: number, size: number, id: number, record: SpoolRecord) => void,
+  ): { ids: number[]; jobs: WriteJob[] } {
     const ids: number[] = [];
     const jobs: WriteJob[] = [];
     records.forEach((record, index) => {
@@ -49,6 +56,7 @@ export class Layout {
         segment = this.start();
       }
       const id = this.nextId++;
+      placed?.(segment, segment.bytes, size, id, record);
       segment.bytes += size;
       segment.lastId = id;
       segment.pending++;

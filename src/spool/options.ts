@@ -114,6 +114,12 @@ export interface SpoolStats {
   readonly lostEntries: number;
   /** fdatasync calls on segment files: with group commit, far fewer than appends. */
   readonly syncs: number;
+  /**
+   * Entries `read` handed over from memory (kept since their append, up to `readWindowBytes`: not read
+   * back from disk), and entries it read back from disk (an earlier process's, or appended past that).
+   */
+  readonly readFromMemory: number;
+  readonly readFromDisk: number;
 }
 
 const MIB = 1024 * 1024;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { SpoolError } from './errors.js';
 import { decodeFrame, inRuns, SEGMENT_HEADER_BYTES, type SpoolEntry } from './format.js';
 import { complete, type Segment } from './recover.js';
+import { Tail } from './tail.js';
 
 /** An entry read, with the segment it lives in (acks count against it). */
 export interface ReadEntry {
@@ -23,12 +24,19 @@ export class SegmentReader {
   /** File offset of `window[0]`, and how many bytes of it are valid. */
   private windowAt = 0;
   private windowLength = 0;
+  /** Entries just appended, handed over without reading their frames back (see Tail). */
+  readonly tail: Tail;
+  /** Entries handed over from the tail, and read back from disk. */
+  fromMemory = 0;
+  fromDisk = 0;
 
   constructor(
     private readonly directory: string,
     private readonly segments: () => readonly Segment[],
     private readonly windowBytes: number,
-  ) {}
+  ) {
+    this.tail = new Tail(windowBytes);
+  }
 
   /** Up to `maxEntries` unread entries (at least one if any, even past `maxBytes` of data). */
   async read(maxEntries: number, maxBytes: number): Promise<ReadEntry[]> {
@@ -46,7 +54,15 @@ export class SegmentReader {
         this.offset = skip;
         continue;
       }
-      const entry = await this.frameAt(segment);
+      const kept = this.tail.at(segment, this.offset);
+      let entry: SpoolEntry;
+      if (kept !== undefined) {
+        entry = kept.entry;
+        this.rewind = this.offset;
+        this.offset += kept.size;
+      } else {
+        entry = await this.frameAt(segment);
+      }
       // Dropped (drop-oldest) while reading, or acknowledged by an earlier process: not to be read.
       if (segment.deleted || inRuns(segment.acked, entry.id)) continue;
       const size = entry.Data.byteLength + Buffer.byteLength(entry.PartitionKey);
@@ -56,7 +72,10 @@ export class SegmentReader {
       }
       bytes += size;
       out.push({ entry, segment });
+      if (kept !== undefined) this.fromMemory++;
+      else this.fromDisk++;
     }
+    if (this.segment !== undefined) this.tail.forget(this.segment, this.offset);
     return out;
   }
 

@@ -108,7 +108,8 @@ export class Spool {
    * appends made meanwhile share the write (group commit). Appends are stored in call order. When the
    * spool is full: `block` waits for acks to free whole segments, `reject` fails with `SpoolFullError`
    * (nothing stored), `drop-oldest` deletes the oldest segments (reported through `onDrop`). The records
-   * are encoded once the append is admitted: do not change them before it resolves.
+   * are encoded once the append is admitted, and up to `readWindowBytes` of them are kept in memory (`read`
+   * then hands them over without reading them back from disk): do not change them before they are read.
    */
   append(records: readonly SpoolRecord[]): Promise<number[]> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
@@ -198,6 +199,8 @@ export class Spool {
       waitingAppends: this.waiting.length,
       recoveredEntries: this.recoveredEntries,
       syncs: this.writer.syncs,
+      readFromMemory: this.reader.fromMemory,
+      readFromDisk: this.reader.fromDisk,
     };
   }
 
@@ -214,6 +217,7 @@ export class Spool {
         await this.writer.close();
         await this.reading;
         await this.reader.close();
+        this.reader.tail.clear();
         await this.acks.close(this.options.fsync !== 'never');
       } finally {
         await this.release();
@@ -264,7 +268,12 @@ export class Spool {
   }
 
   private place(append: Waiting): void {
-    const { ids, jobs } = this.layout.place(append.records, append.sizes);
+    const tail = this.reader.tail;
+    const { ids, jobs } = this.layout.place(
+      append.records,
+      append.sizes,
+      (segment, offset, size, id, record) => tail.placed(segment, offset, size, id, record),
+    );
     this.counts.appendedEntries += ids.length;
     this.writer.enqueue({
       jobs,
