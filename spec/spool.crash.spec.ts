@@ -12,7 +12,15 @@ describe('spool under kill -9, through the whole pipeline', function () {
 
   it('10 kills at random moments: every record delivered at least once, duplicates within the bound', async () => {
     const seed = Date.now() % 100_000;
-    const result = await runSpoolKill({ kills: 10, records: 12_000, seed });
+    // Every kill must land before the child finishes: 2 shards at 500 records/s send at most 1,000/s, plus a
+    // refilled 1 s burst (1,000) per restart, so 10 lives of ≤ 900 ms send at most 19,000 of 20,000. (With
+    // 12,000 records at the default quota, seed 59470 finished before its tenth kill.)
+    const result = await runSpoolKill({
+      kills: 10,
+      records: 20_000,
+      seed,
+      quotas: { recordsPerSecond: 500 },
+    });
     const context = `seed ${seed}: ${JSON.stringify({ ...result, carriedOver: result.carriedOver.join(' ') })}`;
     console.log(`      ${context}`);
     expect(result.kills, context).to.equal(10);
