@@ -3,12 +3,12 @@ import { InvalidRecordError, type KinesisRecordInput } from '../kinesis/records.
 import { streamFields } from '../kinesis/shard-map.js';
 import { leaseLimiters, type LimiterLease } from '../limits/client-limiters.js';
 import { shardLimiterOptionsOf, type ShardLimiters } from '../limits/shard-limiter.js';
-import { resolveOptions, type ResolvedOptions, type ToKinesisOptions } from '../options.js';
-import type { SpooledOptions } from '../options.js';
+import { resolveOptions, type SpooledOptions, type ToKinesisOptions } from '../options.js';
 import { Admission } from './admission.js';
 import type { PendingRecord } from './pending.js';
 import { BatchCollector } from './batch-collector.js';
 import type { EmissionOf } from './emissions.js';
+import { Intake } from './intake.js';
 import { KeyOrder } from './key-order.js';
 import { Lifecycle } from './lifecycle.js';
 import { Outcomes, type RecordResult } from './outcomes.js';
@@ -17,7 +17,7 @@ import { Router } from './router.js';
 import { Sender } from './sender.js';
 import { ShardLanes } from './shard-lanes.js';
 import { SpoolStage } from './spool-stage.js';
-import type { Receipt, SpooledRecord } from './spooled-record.js';
+import type { SpooledRecord } from './spooled-record.js';
 import { statsOf, type ProducerStats } from './stats.js';
 
 /**
@@ -30,8 +30,9 @@ import { statsOf, type ProducerStats } from './stats.js';
  * failure, teardown); every decision lives in a stage, and each edge is one call named after the next stage:
  *
  * ```text
- *  (with a spool: put/offer ─► spool.offer (SpoolStage: validate, append; its pump reads back into ─┐)
- *  put/send/offer ─► admission.offer (Admission: validate, buffer, back-pressure)  ◄────────────────┘
+ *  (with a spool: intake ─► spool.offer (SpoolStage: validate, append; its pump reads back into ─────┐)
+ *  put/send/offer ─► intake (Intake: take now, after room, or never; receipts, send()'s promise)
+ *    ─► admission.offer (Admission: validate, buffer, back-pressure)  ◄──────────────────────────────┘
  *    ─► order.admit (KeyOrder, per-key only) ─► router.route (Router: shard map, its refresh, records waiting)
  *    ─► lanes.push (ShardLanes: a queue per shard ─► limiters.admit ─► packChunk when aggregating)
  *    ─► collector.add (BatchCollector: requests) ─► sender.enqueue (Sender: PutRecords in flight)
@@ -54,7 +55,6 @@ import { statsOf, type ProducerStats } from './stats.js';
  * ```
  */
 export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> {
-  private readonly options: ResolvedOptions<T>;
   private readonly admission: Admission<T>;
   private readonly life: Lifecycle<T>;
   /** The promises of `send()` (nothing until the first). */
@@ -68,6 +68,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
   private readonly order: KeyOrder<T> | undefined;
   private readonly retrier: Retrier<T>;
   private readonly spool: SpoolStage<T> | undefined;
+  private readonly intake: Intake<T>;
 
   /** With a `spool`, emissions carry the {@link SpooledRecord}s read back from the disk, not your items. */
   constructor(
@@ -87,7 +88,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     /** Called once, synchronously, when the pipeline has failed: stop feeding it (`end()` rejects). */
     private readonly onFailed: () => void = () => {},
   ) {
-    const o = (this.options = resolveOptions(options, 'KinesisProducer'));
+    const o = resolveOptions(options, 'KinesisProducer');
     const stream = (o.streamName ?? o.streamARN)!; // metrics count under the stream's name, else its ARN
     // With a spool, the buffer holds records read back from the disk: the item's record is made before.
     this.admission = new Admission(o.spool ? { ...o, toRecord: (r) => r as KinesisRecordInput } : o, stream);
@@ -102,35 +103,31 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     // points back is the pipeline's loop: a response goes to the retrier, which routes retries again.
     // Pipelines on one client and stream share their buckets: they split the quota instead of fighting.
     this.limiters = (this.lease = leaseLimiters(o.client, stream, shardLimiterOptionsOf(o))).limiters;
-    const sender = (this.sender = new Sender<T>(
-      o.client,
-      streamFields(o),
-      o.maxInFlightRequests,
-      o,
-      () => o.scheduler.now(),
-      {
-        response: (batch, request, response, ms) => this.retrier.onResponse(batch, request, response, ms),
-        requestError: (batch, error, ms) => this.retrier.onRequestError(batch, error, ms),
-        // Called right after any outcome that leaves nothing in flight: the last record may have settled.
-        idle: () => this.checkFinished(),
-      },
-    ));
+    const now = () => o.scheduler.now();
+    const sender = (this.sender = new Sender<T>(o.client, streamFields(o), o.maxInFlightRequests, o, now, {
+      response: (batch, request, response, ms) => this.retrier.onResponse(batch, request, response, ms),
+      requestError: (batch, error, ms) => this.retrier.onRequestError(batch, error, ms),
+      // Called right after any outcome that leaves nothing in flight: the last record may have settled.
+      idle: () => this.checkFinished(),
+    }));
     const collector = (this.collector = new BatchCollector<T>(
       { maxRecords: o.maxBatchRecords, maxBytes: o.maxBatchBytes, lingerMs: o.lingerMs },
       o.scheduler,
       (batch) => sender.enqueue(batch),
     ));
-    this.lanes = new ShardLanes<T>(
+    const lanes = (this.lanes = new ShardLanes<T>(
       this.limiters,
-      (chunk) => collector.add(chunk),
+      (c) => collector.add(c),
       () => this.flushAtEnd(true),
       o.aggregation,
-    );
-    const router = (this.router = new Router<T>(o, this.lanes, {
+    ));
+    const router = (this.router = new Router<T>(o, lanes, {
       onFailed: (code, message, cause) => this.fail(code, message, cause),
       onRouted: () => this.flushAtEnd(false),
     }));
-    if (o.ordering === 'per-key') this.order = new KeyOrder<T>((record) => router.route(record));
+    const order = (this.order =
+      o.ordering === 'per-key' ? new KeyOrder<T>((record) => router.route(record)) : undefined);
+    const route = order ? (r: PendingRecord<T>) => order.admit(r) : (r: PendingRecord<T>) => router.route(r);
     this.retrier = new Retrier<T>(o, {
       limiters: this.limiters,
       router,
@@ -150,10 +147,19 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     this.spool =
       o.spool &&
       new SpoolStage<T>(o.spool, o, stream, this.admission, {
-        route: (record) => this.route(record),
+        route,
         fail: (code, message, cause) => this.fail(code, message, cause),
         changed: () => this.checkFinished(),
       });
+    const { admission, life, outcomes, spool } = this;
+    this.intake = new Intake<T>({
+      admission,
+      life,
+      outcomes,
+      spool,
+      route,
+      onInvalidRecord: o.onInvalidRecord,
+    });
   }
 
   /** False once the pipeline failed or ended: stop feeding it. */
@@ -170,27 +176,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
    * Validates and buffers an item without waiting: `'accepted'`, `'full'` or the `InvalidRecordError` (nothing
    * taken). While failing, items are taken and reported in `unsent`. @throws once closing or ended.
    */
-  offer(item: T): 'accepted' | 'full' | InvalidRecordError<T> {
-    this.life.checkTaking(false, 'offer');
-    return this.admit(item, undefined);
-  }
-
-  private admit(item: T, receipt: Receipt | undefined): 'accepted' | 'full' | InvalidRecordError<T> {
-    if (this.spool) return this.spool.offer(item, receipt);
-    const pending = this.admitPending(item);
-    return pending === 'full' || pending instanceof InvalidRecordError ? pending : 'accepted';
-  }
-
-  private admitPending(item: T): PendingRecord<T> | 'full' | InvalidRecordError<T> {
-    const pending = this.admission.offer(item, this.life.state === 'open');
-    if (pending !== 'full' && !(pending instanceof InvalidRecordError)) this.route(pending);
-    return pending;
-  }
-
-  private route(record: PendingRecord<T>): void {
-    if (this.order) this.order.admit(record);
-    else this.router.route(record);
-  }
+  offer = (item: T): 'accepted' | 'full' | InvalidRecordError<T> => this.intake.offer(item);
 
   /**
    * Buffers an item, waiting while the buffer is full (back-pressure for cold sources); with a `spool`,
@@ -198,27 +184,13 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
    * 'reject'`). An invalid item goes to `onInvalidRecord` when set; otherwise `put` rejects with its
    * `InvalidRecordError`. A `put()` still waiting when `close()` is called is taken: part of the drain.
    */
-  async put(item: T): Promise<void> {
-    const receipt = this.spool?.receipt();
-    if (await this.takeWith(item, receipt)) await receipt?.promise;
-  }
+  put = (item: T): Promise<void> => this.intake.put(item);
 
   /**
    * Like `put()`, but resolves once the producer holds the item, not once it is in the spool: a pull loop
    * (`putAll()`) keeps the spool's group commit fed instead of waiting one fsync per item. True if taken.
    */
-  take(item: T): Promise<boolean> {
-    return this.takeWith(item, undefined);
-  }
-
-  private async takeWith(item: T, receipt: Receipt | undefined): Promise<boolean> {
-    const room = () => (this.spool ? this.spool.room() : this.admission.room());
-    const outcome = await this.life.whenTaking('put', () => this.admit(item, receipt), room);
-    if (outcome === 'accepted') return true;
-    if (!this.options.onInvalidRecord) throw outcome;
-    this.options.onInvalidRecord(outcome);
-    return false;
-  }
+  take = (item: T): Promise<boolean> => this.intake.take(item);
 
   /**
    * `put()` with a promise of this item's outcome, like the KPL's future: resolves with its
@@ -226,13 +198,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
    * finally failed, with its `InvalidRecordError` (`onInvalidRecord` is not called), or with the pipeline's
    * `KinesisSinkError` when it fails first. Not with a `spool` (put() there: the spool is the promise).
    */
-  async send(item: T): Promise<RecordResult> {
-    if (this.spool) throw new Error('KinesisProducer.send: not with a spool; put() resolves once spooled');
-    const room = () => this.admission.room();
-    const taken = await this.life.whenTaking('send', () => this.admitPending(item), room);
-    if (taken instanceof InvalidRecordError) throw taken;
-    return this.outcomes.watch(taken);
-  }
+  send = (item: T): Promise<RecordResult> => this.intake.send(item);
 
   /**
    * Resolves once every item put so far is final; the producer stays open. Collected records go out at once,
