@@ -293,6 +293,37 @@ describe('ShardLimiters (virtual time)', () => {
     });
   });
 
+  it('after close(), an admission is refused: no limiter, bucket or refill timer is made for it', async () => {
+    // ShardLimiters.admit waits for the bytes, then takes the records: a shard's first admission makes its
+    // records limiter only then, possibly after close() stopped the limiters it knew. Such a limiter was
+    // never stopped, and an admission waiting on it kept a refill timer running.
+    await withVirtualTime(async (scheduler) => {
+      const options = { recordsPerSecond: 10, bytesPerSecond: 100, burstMs: 100, scheduler };
+      const settle = (p: Promise<void>) =>
+        p.then(
+          () => 'admitted',
+          () => 'rejected',
+        );
+      // Control: open, the second admission waits for a record token (capacity 1), on a timer.
+      const open = new ShardLimiters(options);
+      const waiting = [settle(open.admit('s', 1, 1)), settle(open.admit('s', 1, 1))];
+      await scheduler.settle();
+      expect(scheduler.pending).to.be.greaterThan(0);
+      await open.close();
+      await scheduler.settle();
+      expect(await Promise.all(waiting)).to.deep.equal(['admitted', 'rejected']);
+
+      const limiters = new ShardLimiters(options);
+      await limiters.admit('known', 1, 1);
+      await limiters.close();
+      const late = [limiters.admit('known', 1, 1), limiters.admit('new', 1, 1), limiters.admit('new', 1, 1)];
+      await scheduler.settle();
+      expect(await Promise.all(late.map(settle))).to.deep.equal(['rejected', 'rejected', 'rejected']);
+      expect(scheduler.pending).to.equal(0);
+      expect(limiters.shardIds()).to.deep.equal([]);
+    });
+  });
+
   it('close() leaves no real timer behind with the default scheduler', async () => {
     const count = () => process.getActiveResourcesInfo().filter((t) => t === 'Timeout').length;
     await new Promise((r) => setTimeout(r, 10));

@@ -20,6 +20,8 @@ class Dimension {
     { limiter: Bottleneck; bucket: TokenBucket; waiting: Set<() => void> }
   >();
   readonly capacity: number;
+  /** Closed: no bucket, limiter or refill timer is made any more (the pipeline that used them is gone). */
+  private closed = false;
 
   constructor(
     private readonly perSecond: number,
@@ -41,6 +43,11 @@ class Dimension {
    */
   async take(shardId: string, weight: number, timers: Set<Subscription>, consume = true): Promise<void> {
     if (!this.group) return;
+    // An admission can outlive close(): ShardLimiters.admit takes the bytes, then the records, then the
+    // bytes again, and a shard's first admission makes its limiters only then. Made after close(), a
+    // limiter was never stopped and its refill timer never cleared: the lifecycle property found such
+    // timers left after an unsubscribe.
+    if (this.closed) throw new Error('the shard limiters are closed');
     const entry = this.entry(shardId);
     const { limiter, bucket } = entry;
     const admitted = Math.min(weight, this.capacity);
@@ -57,7 +64,8 @@ class Dimension {
         timer = undefined;
       }
       const ms = bucket.msUntil(admitted);
-      if (ms === 0) return;
+      // Handed on (or re-armed by a throttle) after close(): its job is dropped, nothing to wait for.
+      if (ms === 0 || this.closed) return;
       const due = this.scheduler.now() + ms;
       timer = this.scheduler.schedule(() => {
         timers.delete(timer!);
@@ -102,7 +110,7 @@ class Dimension {
    * and, when adapting, slow the shard down.
    */
   throttled(shardId: string, weight: number): void {
-    if (!this.group) return;
+    if (!this.group || this.closed) return;
     const { limiter, bucket, waiting } = this.entry(shardId);
     const now = this.scheduler.now();
     const change = bucket.refill(now) - weight;
@@ -114,7 +122,7 @@ class Dimension {
 
   /** Gives back tokens for writes the shard did not take (an InternalFailure costs no quota). */
   refund(shardId: string, weight: number): void {
-    if (!this.group) return;
+    if (!this.group || this.closed) return;
     const { limiter, bucket } = this.entry(shardId);
     const before = Math.floor(bucket.level);
     bucket.refill(this.scheduler.now());
@@ -142,6 +150,7 @@ class Dimension {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (!this.group) return;
     const limiters = this.group.limiters();
     stopGroupCleanup(this.group); // so a closed pipeline leaves no timer
