@@ -14,8 +14,8 @@ const TESTING = {
   regex: '(^|/)testing(/|$)',
   message: 'The library must not depend on the emulator (src/testing/).',
 };
-/** The top-level API files: index, to-kinesis, put-all, options, errors. */
-const API_FILES = '^\\.\\./(index|to-kinesis|put-all|options|errors)(\\.js)?$';
+/** The top-level API files: index, to-kinesis, put-all, options, resolve-options, errors. */
+const API_FILES = '^\\.\\./(index|to-kinesis|put-all|options|resolve-options|errors)(\\.js)?$';
 const folderDirection = [
   {
     files: ['src/kinesis/**/*.ts'],

@@ -172,7 +172,7 @@ const WELL_KNOWN: Record<string, string> = {
   RecordLedger: '../src/testing/ledger.js',
   hashKeyOf: '../src/kinesis/hash-key.js',
   createReadStream: 'node:fs',
-  resolveOptions: '../src/options.js',
+  resolveOptions: '../src/resolve-options.js',
   resolveLimiterOptions: '../src/limits/shared-options.js',
   parsePutArgs: '../src/cli/args.js',
   parseEmulatorArgs: '../src/cli/args.js',

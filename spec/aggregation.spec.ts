@@ -11,7 +11,7 @@ import { Fifo } from '../src/pipeline/fifo.js';
 import { AGGREGATION_MAGIC } from '../src/kinesis/aggregate-format.js';
 import { hashKeyOf } from '../src/kinesis/hash-key.js';
 import { prepareRecord } from '../src/kinesis/records.js';
-import { resolveOptions } from '../src/options.js';
+import { resolveOptions } from '../src/resolve-options.js';
 import {
   MAX_HASH_KEY,
   toKinesis,

@@ -16,7 +16,7 @@ import {
   type ResolvedSharedLimiter,
 } from '../src/limits/shared-options.js';
 import { toKinesis, type KinesisRecordInput, type PutRecordsEmission } from '../src/index.js';
-import { resolveOptions } from '../src/options.js';
+import { resolveOptions } from '../src/resolve-options.js';
 import { ShardLimiters } from '../src/limits/shard-limiter.js';
 import { startEmulator, type KinesisEmulator } from '../src/testing/index.js';
 import { recordOf } from './support/cluster-child.js';

@@ -1,6 +1,7 @@
 import { Observable } from 'rxjs';
 import { withUnsent } from './errors.js';
-import { resolveOptions, type ToKinesisOptions } from './options.js';
+import type { ToKinesisOptions } from './options.js';
+import { resolveOptions } from './resolve-options.js';
 import type { SpooledRecord } from './pipeline/spooled-record.js';
 import type { SpoolOptions } from './spool/index.js';
 import type { EmissionOf } from './pipeline/emissions.js';

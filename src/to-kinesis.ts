@@ -1,11 +1,7 @@
 import { Observable, Subject, takeUntil, type OperatorFunction } from 'rxjs';
 import { KinesisSinkError, withUnsent } from './errors.js';
-import {
-  PUSHED_SOURCE_BUFFER_BYTES,
-  resolveOptions,
-  type SpooledOptions,
-  type ToKinesisOptions,
-} from './options.js';
+import { PUSHED_SOURCE_BUFFER_BYTES, type SpooledOptions, type ToKinesisOptions } from './options.js';
+import { resolveOptions } from './resolve-options.js';
 import type { SpooledRecord } from './pipeline/spooled-record.js';
 import type { EmissionOf } from './pipeline/emissions.js';
 import { KinesisProducer } from './pipeline/producer.js';

@@ -3,7 +3,8 @@ import { InvalidRecordError, type KinesisRecordInput } from '../kinesis/records.
 import { streamFields } from '../kinesis/shard-map.js';
 import { leaseLimiters, type LimiterLease } from '../limits/client-limiters.js';
 import { shardLimiterOptionsOf, type ShardLimiters } from '../limits/shard-limiter.js';
-import { resolveOptions, type SpooledOptions, type ToKinesisOptions } from '../options.js';
+import type { SpooledOptions, ToKinesisOptions } from '../options.js';
+import { resolveOptions } from '../resolve-options.js';
 import { Admission } from './admission.js';
 import type { PendingRecord } from './pending.js';
 import { BatchCollector } from './batch-collector.js';
