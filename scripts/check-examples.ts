@@ -149,6 +149,8 @@ const FILE_LOCALS: Record<string, Record<string, string>> = {
   // Each command's own seams (stdin/stdout/env, signals).
   'src/cli/emulator.ts': { io: "import('../src/cli/emulator.js').EmulatorIo" },
   'src/cli/put.ts': { io: "import('../src/cli/put.js').PutIo" },
+  // The stages and hooks the producer hands its intake.
+  'src/pipeline/intake.ts': { next: "import('../src/pipeline/intake.js').IntakeNext<Item>" },
 };
 
 /** Names PRELUDE declares: a block means these, not a library export of the same name (rxjs's `map`). */

@@ -28,7 +28,7 @@ export interface IntakeNext<T> {
  *
  * @example
  * ```ts
- * const intake = new Intake<Item>({ admission, life, outcomes, spool: undefined, route, onInvalidRecord });
+ * const intake = new Intake<Item>(next); // admission, life, outcomes, spool, route, onInvalidRecord
  * await intake.put(item); // waits while the buffer is full
  * const { ShardId } = await intake.send(item); // once delivered
  * ```
