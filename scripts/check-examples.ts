@@ -151,6 +151,8 @@ const FILE_LOCALS: Record<string, Record<string, string>> = {
   'src/cli/put.ts': { io: "import('../src/cli/put.js').PutIo" },
   // The stages and hooks the producer hands its intake.
   'src/pipeline/intake.ts': { next: "import('../src/pipeline/intake.js').IntakeNext<Item>" },
+  // The stages the producer hands its teardown.
+  'src/pipeline/teardown.ts': { stages: "import('../src/pipeline/teardown.js').TeardownStages<Item>" },
 };
 
 /** Names PRELUDE declares: a block means these, not a library export of the same name (rxjs's `map`). */

@@ -1,8 +1,7 @@
-import { KinesisSinkError, type KinesisSinkErrorCode } from '../errors.js';
 import { InvalidRecordError, type KinesisRecordInput } from '../kinesis/records.js';
 import { streamFields } from '../kinesis/shard-map.js';
-import { leaseLimiters, type LimiterLease } from '../limits/client-limiters.js';
-import { shardLimiterOptionsOf, type ShardLimiters } from '../limits/shard-limiter.js';
+import { leaseLimiters } from '../limits/client-limiters.js';
+import { shardLimiterOptionsOf } from '../limits/shard-limiter.js';
 import type { SpooledOptions, ToKinesisOptions } from '../options.js';
 import { resolveOptions } from '../resolve-options.js';
 import { Admission } from './admission.js';
@@ -20,6 +19,7 @@ import { ShardLanes } from './shard-lanes.js';
 import { SpoolStage } from './spool-stage.js';
 import type { SpooledRecord } from './spooled-record.js';
 import { statsOf, type ProducerStats } from './stats.js';
+import { Teardown } from './teardown.js';
 
 /**
  * The pipeline behind `toKinesis()`, for callers that push: `put()` resolves once the item is buffered and
@@ -27,8 +27,8 @@ import { statsOf, type ProducerStats } from './stats.js';
  * memory. `flush()` waits for what was put so far and keeps the producer open; `close({ deadlineMs })`
  * sends what the deadline allows (README, "Shutting down").
  *
- * This class only wires the stages and runs the lifecycle (admission and back-pressure, flush, close,
- * failure, teardown); every decision lives in a stage, and each edge is one call named after the next stage:
+ * This class only wires the stages; every decision lives in a stage (flush, close, failure and teardown in
+ * Teardown, the state they move in Lifecycle), and each edge is one call named after the next stage:
  *
  * ```text
  *  (with a spool: intake ─► spool.offer (SpoolStage: validate, append; its pump reads back into ─────┐)
@@ -45,7 +45,9 @@ import { statsOf, type ProducerStats } from './stats.js';
  *         ├─► backoff ─► router.route (retries, after jittered backoff)
  *         └─► router.holdForRefresh / refresh (misplaced aggregates, stale map)
  *  router, map refreshed ─► lanes.retire (closed shards: records routed again, their limiters dropped)
- *  flush / close ─► life (Lifecycle: state, flushes waiting, linger off, the deadline, what is left at it)
+ *  flush / close / destroy ─► teardown (Teardown: linger off at the end, stop the stages in order, fail)
+ *    ─► life (Lifecycle: state, the promise close() returns, the deadline, what is left at it)
+ *  sender / retrier idle, spool changed ─► teardown.checkFinished; a stage's fatal error ─► teardown.fail
  * ```
  *
  * @example
@@ -60,16 +62,13 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
   private readonly life: Lifecycle<T>;
   /** The promises of `send()` (nothing until the first). */
   private readonly outcomes = new Outcomes<T>();
-  private readonly limiters: ShardLimiters;
-  private readonly lease: LimiterLease;
-  private readonly sender: Sender<T>;
   private readonly collector: BatchCollector<T>;
   private readonly lanes: ShardLanes<T>;
-  private readonly router: Router<T>;
   private readonly order: KeyOrder<T> | undefined;
   private readonly retrier: Retrier<T>;
   private readonly spool: SpoolStage<T> | undefined;
   private readonly intake: Intake<T>;
+  private readonly teardown: Teardown<T>;
 
   /** With a `spool`, emissions carry the {@link SpooledRecord}s read back from the disk, not your items. */
   constructor(
@@ -95,7 +94,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     this.admission = new Admission(o.spool ? { ...o, toRecord: (r) => r as KinesisRecordInput } : o, stream);
     this.life = new Lifecycle<T>(
       o.scheduler,
-      (code, message) => this.fail(code, message, undefined, true),
+      (code, message) => this.teardown.fail(code, message, undefined, true),
       // At the deadline, what a spool holds stays there for the next producer: the drain completes.
       (code) => code === 'DRAIN_TIMEOUT' && this.spool?.keptAll === true,
     );
@@ -103,34 +102,35 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     // Built from the last stage back, so each stage is given the next one already made. The one edge that
     // points back is the pipeline's loop: a response goes to the retrier, which routes retries again.
     // Pipelines on one client and stream share their buckets: they split the quota instead of fighting.
-    this.limiters = (this.lease = leaseLimiters(o.client, stream, shardLimiterOptionsOf(o))).limiters;
+    const lease = leaseLimiters(o.client, stream, shardLimiterOptionsOf(o));
+    const { limiters } = lease;
     const now = () => o.scheduler.now();
-    const sender = (this.sender = new Sender<T>(o.client, streamFields(o), o.maxInFlightRequests, o, now, {
+    const sender = new Sender<T>(o.client, streamFields(o), o.maxInFlightRequests, o, now, {
       response: (batch, request, response, ms) => this.retrier.onResponse(batch, request, response, ms),
       requestError: (batch, error, ms) => this.retrier.onRequestError(batch, error, ms),
       // Called right after any outcome that leaves nothing in flight: the last record may have settled.
-      idle: () => this.checkFinished(),
-    }));
+      idle: () => this.teardown.checkFinished(),
+    });
     const collector = (this.collector = new BatchCollector<T>(
       { maxRecords: o.maxBatchRecords, maxBytes: o.maxBatchBytes, lingerMs: o.lingerMs },
       o.scheduler,
       (batch) => sender.enqueue(batch),
     ));
     const lanes = (this.lanes = new ShardLanes<T>(
-      this.limiters,
+      limiters,
       (c) => collector.add(c),
-      () => this.flushAtEnd(true),
+      () => this.teardown.flushAtEnd(true),
       o.aggregation,
     ));
-    const router = (this.router = new Router<T>(o, lanes, {
-      onFailed: (code, message, cause) => this.fail(code, message, cause),
-      onRouted: () => this.flushAtEnd(false),
-    }));
+    const router = new Router<T>(o, lanes, {
+      onFailed: (code, message, cause) => this.teardown.fail(code, message, cause),
+      onRouted: () => this.teardown.flushAtEnd(false),
+    });
     const order = (this.order =
       o.ordering === 'per-key' ? new KeyOrder<T>((record) => router.route(record)) : undefined);
     const route = order ? (r: PendingRecord<T>) => order.admit(r) : (r: PendingRecord<T>) => router.route(r);
     this.retrier = new Retrier<T>(o, {
-      limiters: this.limiters,
+      limiters: limiters,
       router,
       stream,
       // A final record leaves the buffer (waking waiting puts and flushes); its key's next record goes.
@@ -141,18 +141,18 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
         this.spool?.final(record);
       },
       emit: (emission) => this.onEmission(emission as EmissionOf<T, A>),
-      idle: () => this.checkFinished(),
-      fail: (code, message, cause) => this.fail(code, message, cause),
+      idle: () => this.teardown.checkFinished(),
+      fail: (code, message, cause) => this.teardown.fail(code, message, cause),
     });
     this.admission.attachMetrics();
     this.spool =
       o.spool &&
       new SpoolStage<T>(o.spool, o, stream, this.admission, {
         route,
-        fail: (code, message, cause) => this.fail(code, message, cause),
-        changed: () => this.checkFinished(),
+        fail: (code, message, cause) => this.teardown.fail(code, message, cause),
+        changed: () => this.teardown.checkFinished(),
       });
-    const { admission, life, outcomes, spool } = this;
+    const { admission, life, outcomes, spool, retrier } = this;
     this.intake = new Intake<T>({
       admission,
       life,
@@ -160,6 +160,20 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
       spool,
       route,
       onInvalidRecord: o.onInvalidRecord,
+    });
+    this.teardown = new Teardown<T>({
+      life,
+      admission,
+      outcomes,
+      lanes,
+      collector,
+      sender,
+      retrier,
+      router,
+      order,
+      spool,
+      lease,
+      onFailed,
     });
   }
 
@@ -206,10 +220,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
    * not after `lingerMs`. Rejects if the pipeline fails first.
    */
   flush(): Promise<void> {
-    if (this.life.state !== 'open' && this.life.state !== 'ending') return this.life.finished;
-    const flushed = this.admission.flushed();
-    this.flushAtEnd(false);
-    return this.spool ? this.spool.flushed(flushed) : flushed;
+    return this.teardown.flush();
   }
 
   /**
@@ -218,15 +229,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
    * `DRAIN_TIMEOUT`, every item not delivered in `unsent` (aborted ones may have been applied).
    */
   close({ deadlineMs }: { deadlineMs?: number } = {}): Promise<void> {
-    if (this.life.end()) {
-      this.spool?.end();
-      this.admission.wakeWaiters();
-      this.flushAtEnd(false);
-      this.checkFinished();
-    }
-    if (deadlineMs !== undefined) this.life.deadline(deadlineMs);
-    // With a spool, it closes after the end: what is left in it (a deadline, a failure) stays for the next.
-    return this.spool ? this.life.finished.finally(() => this.spool!.close()) : this.life.finished;
+    return this.teardown.close(deadlineMs);
   }
 
   /** `close()` without a deadline. */
@@ -239,68 +242,6 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
 
   /** Stops at once: cancels requests in flight, clears every timer and limiter. Nothing more is emitted. */
   destroy(): void {
-    if (!this.life.destroy()) return;
-    this.retrier.close();
-    this.shutdown();
-    this.sender.cancel();
-    const destroyed = new Error('KinesisProducer destroyed before the outcome');
-    this.admission.rejectWaiters(destroyed);
-    this.outcomes.rejectAll(destroyed);
-    this.spool?.close().catch(() => {});
-  }
-
-  /**
-   * The one end-of-stream decision: once the source is done (or a flush waits) and nothing waits for tokens,
-   * the request being collected goes now. Not on each idle while records are held for per-key order: each
-   * release would then go out alone, thousands of one-record requests (measured).
-   */
-  private flushAtEnd(lanesIdle: boolean): void {
-    if ((this.life.state !== 'ending' && !this.admission.flushing) || this.lanes.size > 0) return;
-    if (lanesIdle && this.order?.waiting) return;
-    this.collector.flush();
-  }
-
-  private shutdown(): void {
-    this.lanes.close();
-    this.collector.close();
-    this.retrier.stopRetrying();
-    this.order?.drain();
-    this.router.cancel(); // a map load under way is not needed any more
-    void this.lease.release();
-    this.admission.detachMetrics();
-  }
-
-  /**
-   * Stops taking and retrying records; once requests in flight have answered (at once with `abort`: the
-   * deadline passed), the pipeline ends with a `KinesisSinkError` holding every item not delivered.
-   */
-  private fail(code: KinesisSinkErrorCode, message: string, cause: unknown, abort = false): void {
-    if (abort) this.sender.cancel(); // their items stay live, so they are reported unsent
-    if (!this.life.fail(code, message, cause)) return this.checkFinished();
-    this.spool?.halt(new KinesisSinkError(code, message, [], { cause }));
-    this.lanes.drain();
-    this.collector.drain();
-    this.sender.drain();
-    this.shutdown();
-    this.admission.rejectWaiters(new KinesisSinkError(code, message, [], { cause }), true); // flushes: at the end
-    this.checkFinished();
-  }
-
-  private checkFinished(): void {
-    const { state } = this.life;
-    this.spool?.changed();
-    if (state === 'ending' && this.admission.live.size === 0 && (this.spool?.drained ?? true)) {
-      this.shutdown();
-      this.life.complete();
-    } else if (state === 'failing' && !this.sender.busy) {
-      const unsent = (code: KinesisSinkErrorCode) => [
-        ...this.admission.unsent(code),
-        ...(this.spool?.unsent() ?? []),
-      ];
-      const error = this.life.failed(unsent);
-      this.admission.rejectWaiters(error);
-      this.outcomes.rejectAll(error);
-      this.onFailed();
-    }
+    this.teardown.destroy();
   }
 }
