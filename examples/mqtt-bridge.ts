@@ -5,35 +5,44 @@
  * clean start, a session that outlives the connection), and writes each message to Kinesis: partition key =
  * the device id from the topic, Data = the payload. The broker keeps a QoS 1 message until it gets its
  * PUBACK, and the bridge sends that PUBACK only once the record is safe on our side:
- * - `--ack delivered` (the default): once Kinesis has it (a SequenceNumber). Safe without any disk, but
- *   mqtt.js hands messages over one at a time (its `handleMessage` hook, the documented way to defer an
- *   ack) and MQTT wants PUBACKs in arrival order, so this moves one record per PutRecords round trip.
- * - `--ack accepted`: once `producer.put()` resolves, i.e. the producer holds the record. Today that is
- *   memory, so a crash loses what was held; with the producer's durable spool it is disk, and this becomes
- *   the fast safe mode (the only change: the producer's `spool` option, below).
- * - `--ack received`: at once, before the producer has it. Fast and unsafe: a crash loses every record the
- *   broker already forgot. Here only as the control of `spec/mqtt-bridge.spec.ts`.
- * Kill the bridge at any moment and restart it with the same client id: the broker redelivers every message
- * not acknowledged, so nothing is lost; a message whose record landed but whose PUBACK did not is sent
- * twice (at-least-once: consumers dedupe on the payload's device + seq).
+ * - `--spool DIR` (or `BRIDGE_SPOOL`), `--ack accepted` (its default): once `producer.put()` resolves,
+ *   which with the producer's durable spool (`spool: { directory }`) means the record is on disk
+ *   (fdatasync'd, one per group of appends). The fast safe mode: put() does not wait for Kinesis, so a
+ *   request fills with many records while the broker gets its PUBACKs. A restarted bridge on the same
+ *   directory first sends what the killed one left in the spool.
+ * - `--ack delivered` (the default without a spool): once Kinesis has it (a SequenceNumber). Safe without
+ *   any disk, but mqtt.js hands messages over one at a time (its `handleMessage` hook, the documented way to
+ *   defer an ack) and MQTT wants PUBACKs in arrival order, so this moves one record per PutRecords round trip.
+ * - `--ack accepted` without a spool: once the producer holds the record in memory; a crash loses what was
+ *   held. `--ack received`: at once, before the producer has it; a crash loses every record the broker
+ *   already forgot. Both only as the controls of `spec/mqtt-bridge.spec.ts`.
+ * Kill the bridge at any moment and restart it with the same client id (and spool): the broker redelivers
+ * every message not acknowledged and the spool replays every record not delivered, so nothing is lost; a
+ * record that landed (or was spooled) but whose PUBACK or spool ack was cut off is sent twice
+ * (at-least-once: consumers dedupe on the payload's device + seq).
  *
  * Without `MQTT_URL` the example starts its own mosquitto (Debian's `mosquitto` package) on a free loopback
  * port; without `KINESIS_STREAM` it writes to the `rx-kinesis/testing` emulator. A simulated fleet publishes
  * `--devices` × `--readings` readings at QoS 1, progress is printed each second, and at the end the
- * emulator's ledger is checked: exits 0 only if every reading the broker acknowledged arrived.
+ * emulator's ledger is checked: exits 0 only if every reading the broker acknowledged arrived. The demo
+ * spools to a new temp directory (removed after) unless given `--spool DIR` or `--ack delivered`.
  *
  * `--bridge-only` runs just the bridge until SIGINT/SIGTERM (the spec runs it so, to kill it). A real
  * stream: `KINESIS_STREAM` plus the SDK's own settings (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_KINESIS`).
  * Environment: `MQTT_URL`, `MQTT_TOPIC` (default `sensors/+/readings`), `MQTT_CLIENT_ID` (default
- * `rx-kinesis-bridge`), `KINESIS_STREAM`.
+ * `rx-kinesis-bridge`), `KINESIS_STREAM`, `BRIDGE_SPOOL` (the spool directory, as `--spool`).
  *
- *     npm run example:mqtt -- --devices 20 --readings 50
+ *     npm run example:mqtt -- --devices 20 --readings 50                  # spool, ack accepted
+ *     npm run example:mqtt -- --devices 20 --readings 50 --ack delivered  # no spool
  */
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 // In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
-import { KinesisProducer, type KinesisEmission } from '../src/index.js';
+import { KinesisProducer, type KinesisEmission, type SpooledRecord } from '../src/index.js';
 import { startEmulator, type ExpectedRecord, type KinesisEmulator } from '../src/testing/index.js';
 import { positiveInteger } from './support/args.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
@@ -53,6 +62,8 @@ interface BridgeOptions {
   client: KinesisClient;
   streamName: string;
   ack: AckWhen;
+  /** The spool directory: `put()` resolves once the record is on disk there. */
+  spool?: string;
   /** How long records wait for a request to fill (`lingerMs`). */
   lingerMs?: number;
 }
@@ -98,6 +109,16 @@ function deferred(): Deferred {
  */
 async function startBridge(options: BridgeOptions): Promise<{ counts: BridgeCounts; stop(): Promise<void> }> {
   const counts: BridgeCounts = { received: 0, acked: 0, delivered: 0, failed: 0 };
+  // With a spool, the emissions carry the records read back from it (this process's or a killed one's),
+  // not our messages: nothing waits on them, since put() resolving already meant durable.
+  const onSpooledEmission = (e: KinesisEmission<SpooledRecord>) => {
+    if (e.aggregated) return; // not enabled here
+    e.items.forEach((_, i) => {
+      if (e.retrying[i]) return;
+      if (e.response.Records?.[i]?.SequenceNumber) counts.delivered++;
+      else counts.failed++; // finally failed: it left the spool, so it is counted (and the demo exits 1)
+    });
+  };
   const onEmission = (e: KinesisEmission<Message>) => {
     if (e.aggregated) return; // not enabled here
     e.items.forEach((m, i) => {
@@ -111,18 +132,21 @@ async function startBridge(options: BridgeOptions): Promise<{ counts: BridgeCoun
       }
     });
   };
-  const producer = new KinesisProducer<Message>(
-    {
-      client: options.client,
-      streamName: options.streamName,
-      toRecord: (m) => ({ PartitionKey: m.deviceId, Data: m.payload }),
-      // Acking on delivery, the next message only comes once this one is delivered: nothing would join it.
-      lingerMs: options.lingerMs ?? (options.ack === 'delivered' ? 0 : 100),
-      // The switch to disk: the producer's `spool: { directory }` here makes put() resolve once the record
-      // is durable, and `--ack accepted` safe across kill -9 (not on main yet).
-    },
-    onEmission,
-  );
+  const producerOptions = {
+    client: options.client,
+    streamName: options.streamName,
+    toRecord: (m: Message) => ({ PartitionKey: m.deviceId, Data: m.payload }),
+    // Acking on delivery, the next message only comes once this one is delivered: nothing would join it.
+    lingerMs: options.lingerMs ?? (options.ack === 'delivered' ? 0 : 100),
+  };
+  // The switch to disk: with `spool`, put() resolves once the record is durable, which makes `--ack
+  // accepted` safe across kill -9 (defaults: fsync per batch, block when full — the broker then holds on).
+  const producer = options.spool
+    ? new KinesisProducer<Message>(
+        { ...producerOptions, spool: { directory: options.spool } },
+        onSpooledEmission,
+      )
+    : new KinesisProducer<Message>(producerOptions, onEmission);
 
   let stopping = false;
   const client: MqttClient = mqtt.connect(options.url, {
@@ -205,18 +229,28 @@ async function startBridge(options: BridgeOptions): Promise<{ counts: BridgeCoun
 const { values: args } = parseArgs({
   options: {
     'bridge-only': { type: 'boolean', default: false },
-    ack: { type: 'string', default: 'delivered' },
+    ack: { type: 'string' },
+    spool: { type: 'string' },
     devices: { type: 'string', default: '20' },
     readings: { type: 'string', default: '25' },
     'linger-ms': { type: 'string' },
     'progress-ms': { type: 'string', default: '1000' },
   },
 });
-if (args.ack !== 'delivered' && args.ack !== 'accepted' && args.ack !== 'received') {
-  console.error(`--ack must be delivered, accepted or received, got ${args.ack}`);
+/** `--spool`, else `BRIDGE_SPOOL`; the demo (not `--bridge-only`) makes a temp one unless `--ack delivered`. */
+const SPOOL = args.spool ?? (process.env.BRIDGE_SPOOL || undefined);
+const ackArg = args.ack ?? (SPOOL || !args['bridge-only'] ? 'accepted' : 'delivered');
+if (ackArg !== 'delivered' && ackArg !== 'accepted' && ackArg !== 'received') {
+  console.error(`--ack must be delivered, accepted or received, got ${ackArg}`);
   process.exit(2);
 }
-const ACK: AckWhen = args.ack;
+const ACK: AckWhen = ackArg;
+if (SPOOL && ACK === 'delivered') {
+  // put() resolves on disk and emissions carry the spooled records, not the messages: acking on delivery
+  // would have nothing to wait on. Without the spool it needs no disk.
+  console.error('--ack delivered is the mode without a spool; with --spool, ack accepted');
+  process.exit(2);
+}
 const DEVICES = positiveInteger('--devices', args.devices);
 const READINGS = positiveInteger('--readings', args.readings);
 const PROGRESS_MS = positiveInteger('--progress-ms', args['progress-ms']);
@@ -247,6 +281,7 @@ async function runBridgeOnly(): Promise<void> {
     client,
     streamName,
     ack: ACK,
+    spool: SPOOL,
     lingerMs: LINGER_MS,
   });
   console.log(`READY ${process.pid}`);
@@ -283,9 +318,14 @@ async function runExample(): Promise<void> {
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
   }
+  // The demo spools unless told to ack on delivery; a temp spool is its own, removed at the end.
+  const tempSpool =
+    !SPOOL && ACK !== 'delivered' ? await mkdtemp(join(tmpdir(), 'mqtt-bridge-spool-')) : undefined;
+  const spool = SPOOL ?? tempSpool;
   console.log(
     `broker ${url}${broker ? ' (mosquitto, started here)' : ''}, stream "${streamName}"` +
-      `${emu ? ` on the emulator ${emu.endpoint}` : ''}; ${DEVICES} devices × ${READINGS} readings, ack ${ACK}`,
+      `${emu ? ` on the emulator ${emu.endpoint}` : ''}; ${DEVICES} devices × ${READINGS} readings, ack ${ACK}` +
+      `${spool ? `, spool ${spool}${tempSpool ? ' (temp)' : ''}` : ', no spool'}`,
   );
   const bridge = await startBridge({
     url,
@@ -294,6 +334,7 @@ async function runExample(): Promise<void> {
     client,
     streamName,
     ack: ACK,
+    spool,
     lingerMs: LINGER_MS,
   });
 
@@ -321,20 +362,22 @@ async function runExample(): Promise<void> {
     );
   }
   await fleet.endAsync();
-  // Everything published is acked once delivered: wait for that (or give up after 60 s).
+  // Everything published gets acked (once spooled, or delivered): wait for that (or give up after 60 s).
   for (const deadline = Date.now() + 60_000; bridge.counts.acked < published.length && Date.now() < deadline;)
     await new Promise((resolve) => setTimeout(resolve, 50));
   clearInterval(progress);
   await bridge.stop();
   const seconds = (performance.now() - started) / 1000;
   console.log(`fleet: ${published.length} published | ${progressLine(bridge.counts)}`);
+  if (tempSpool) await rm(tempSpool, { recursive: true, force: true });
 
   let ok = bridge.counts.failed === 0;
   if (emu) {
     const lost = emu.missing(published).length;
     const duplicates = emu.duplicates(published).count;
     console.log(
-      `summary: ${seconds.toFixed(1)} s, ${published.length} published, ${emu.records.length} in the stream, ` +
+      `summary: ${seconds.toFixed(1)} s (${(published.length / seconds).toFixed(0)} readings/s), ` +
+        `${published.length} published, ${emu.records.length} in the stream, ` +
         `${lost} lost, ${duplicates} duplicates, ${bridge.counts.failed} failed`,
     );
     ok &&= lost === 0;
