@@ -73,6 +73,8 @@ interface BridgeCounts {
   received: number;
   acked: number;
   delivered: number;
+  /** Of those delivered, records a killed bridge left in the spool (this bridge never acked them). */
+  replayed: number;
   failed: number;
 }
 
@@ -108,15 +110,17 @@ function deferred(): Deferred {
  * producer holds, and disconnects, keeping the session for the next start.
  */
 async function startBridge(options: BridgeOptions): Promise<{ counts: BridgeCounts; stop(): Promise<void> }> {
-  const counts: BridgeCounts = { received: 0, acked: 0, delivered: 0, failed: 0 };
+  const counts: BridgeCounts = { received: 0, acked: 0, delivered: 0, replayed: 0, failed: 0 };
   // With a spool, the emissions carry the records read back from it (this process's or a killed one's),
   // not our messages: nothing waits on them, since put() resolving already meant durable.
   const onSpooledEmission = (e: KinesisEmission<SpooledRecord>) => {
     if (e.aggregated) return; // not enabled here
-    e.items.forEach((_, i) => {
+    e.items.forEach((r, i) => {
       if (e.retrying[i]) return;
-      if (e.response.Records?.[i]?.SequenceNumber) counts.delivered++;
-      else counts.failed++; // finally failed: it left the spool, so it is counted (and the demo exits 1)
+      if (e.response.Records?.[i]?.SequenceNumber) {
+        counts.delivered++;
+        if (r.replayed) counts.replayed++;
+      } else counts.failed++; // finally failed: it left the spool, so it is counted (and the demo exits 1)
     });
   };
   const onEmission = (e: KinesisEmission<Message>) => {
@@ -262,7 +266,10 @@ if (args['bridge-only']) await runBridgeOnly();
 else await runExample();
 
 function progressLine(c: BridgeCounts): string {
-  return `bridge: ${c.received} received, ${c.acked} acked, ${c.delivered} delivered, ${c.failed} failed`;
+  return (
+    `bridge: ${c.received} received, ${c.acked} acked, ${c.delivered} delivered ` +
+    `(${c.replayed} replayed), ${c.failed} failed`
+  );
 }
 
 /** The bridge alone, until a signal: on a real broker and stream, or as the spec's child process. */
