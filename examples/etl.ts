@@ -22,7 +22,6 @@
  * Against a real stream: `KINESIS_STREAM=clicks AWS_REGION=eu-west-1 npm run example:etl` (see
  * examples/support/target.ts); the ledger check is then skipped.
  */
-import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
@@ -33,7 +32,7 @@ import { parseArgs } from 'node:util';
 // In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
 import { putAll, type KinesisRecordInput } from '../src/index.js';
 import { seededRandom, startEmulator, type ExpectedRecord } from '../src/testing/index.js';
-import { realStream } from './support/target.js';
+import { emulatorClient, realStream } from './support/target.js';
 import { positiveInteger } from './support/args.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -155,13 +154,7 @@ const emu = real
       keepData: false, // the ledger keeps a SHA-256 per record, enough to check what landed
     });
 const stream = real?.stream ?? { streamName: STREAM };
-const client =
-  real?.client ??
-  new KinesisClient({
-    endpoint: emu!.endpoint,
-    region: emu!.region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+const client = real?.client ?? emulatorClient(emu!);
 console.log(
   emu
     ? `emulator on ${emu.endpoint}: stream "${STREAM}" with ${SHARDS} shards, 2% InternalFailure`

@@ -36,6 +36,7 @@
  *     npm run example:mqtt -- --devices 20 --readings 50 --ack delivered  # no spool
  */
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { emulatorClient } from './support/target.js';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -319,11 +320,7 @@ async function runExample(): Promise<void> {
     client = new KinesisClient({});
   } else {
     emu = await startEmulator({ streamName, shards: 2 });
-    client = new KinesisClient({
-      endpoint: emu.endpoint,
-      region: emu.region,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    client = emulatorClient(emu);
   }
   // The demo spools unless told to ack on delivery; a temp spool is its own, removed at the end.
   const tempSpool =

@@ -8,12 +8,11 @@
  * Against a real stream: `KINESIS_STREAM=orders AWS_REGION=eu-west-1 npm run example:pipe` (see
  * examples/support/target.ts for every variable); the ledger check is then skipped.
  */
-import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { interval, map, take } from 'rxjs';
 // In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
 import { toKinesis } from '../src/index.js';
 import { startEmulator, type ExpectedRecord } from '../src/testing/index.js';
-import { realStream } from './support/target.js';
+import { emulatorClient, realStream } from './support/target.js';
 
 const ORDERS = 1_000;
 
@@ -25,13 +24,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const real = realStream();
 const emu = real ? undefined : await startEmulator({ streamName: 'orders', shards: 2 });
 const stream = real?.stream ?? { streamName: 'orders' };
-const client =
-  real?.client ??
-  new KinesisClient({
-    endpoint: emu!.endpoint,
-    region: emu!.region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+const client = real?.client ?? emulatorClient(emu!);
 
 interface Order {
   id: number;

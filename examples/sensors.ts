@@ -20,7 +20,6 @@
  * Against a real stream: `KINESIS_STREAM=sensors AWS_REGION=eu-west-1 npm run example:sensors` (see
  * examples/support/target.ts); the ledger checks (lost records, order) are then skipped.
  */
-import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { parseArgs } from 'node:util';
 import {
   bufferTime,
@@ -38,7 +37,7 @@ import {
 // In your code: `from 'rx-kinesis'` and `from 'rx-kinesis/testing'`.
 import { KinesisMetrics, toKinesis, type MetricsSnapshot } from '../src/index.js';
 import { seededRandom, startEmulator, type ExpectedRecord } from '../src/testing/index.js';
-import { realStream } from './support/target.js';
+import { emulatorClient, realStream } from './support/target.js';
 import { positiveInteger } from './support/args.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -128,13 +127,7 @@ const emu = real
     });
 const stream = real?.stream ?? { streamName: STREAM };
 const label = real?.label ?? STREAM; // what the metrics count the stream under
-const client =
-  real?.client ??
-  new KinesisClient({
-    endpoint: emu!.endpoint,
-    region: emu!.region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+const client = real?.client ?? emulatorClient(emu!);
 console.log(
   (emu
     ? `emulator on ${emu.endpoint}: stream "${STREAM}" with ${SHARDS} shards, 1% InternalFailure, 0-20 ms jitter; `

@@ -31,3 +31,12 @@ export function realStream(env: NodeJS.ProcessEnv = process.env): RealStream | u
   const stream = { streamName, streamARN } as NamedStream; // one of them is set
   return { stream, label: (streamName ?? streamARN)!, client: new KinesisClient({}) };
 }
+
+/** A client for the local emulator: its endpoint and region, placeholder credentials (nothing checks them). */
+export function emulatorClient(emu: { readonly endpoint: string; readonly region: string }): KinesisClient {
+  return new KinesisClient({
+    endpoint: emu.endpoint,
+    region: emu.region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+}
