@@ -7,6 +7,7 @@ import {
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { hashKeyOf, hashPrefixOf, prefixOfHashKey } from '../src/kinesis/hash-key.js';
+import { md5Prefix30 } from '../src/kinesis/md5-prefix.js';
 import { ShardMap, streamFields, type ShardRange } from '../src/kinesis/shard-map.js';
 
 const MAX = 2n ** 128n - 1n;
@@ -96,7 +97,7 @@ describe('ShardMap', () => {
       );
     });
 
-    it('shardOf (48-bit prefixes, full key only on a tie) routes as shardFor, gaps included (property)', () => {
+    it('shardOf (30-bit prefixes, full key only on a tie) routes as shardFor, gaps included (property)', () => {
       fc.assert(
         fc.property(
           layout,
@@ -129,13 +130,45 @@ describe('ShardMap', () => {
       );
     });
 
-    it('hashPrefixOf is the top 48 bits of hashKeyOf, for any string (property)', () => {
+    it('hashPrefixOf is the top 30 bits of hashKeyOf, for any well-formed string (property)', () => {
       fc.assert(
         fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 256 }), (key) => {
-          expect(hashPrefixOf(key)).to.equal(Number(hashKeyOf(key) >> 80n));
+          fc.pre(key.isWellFormed()); // others are refused before routing (no UTF-8 form)
+          expect(hashPrefixOf(key)).to.equal(Number(hashKeyOf(key) >> 98n));
         }),
         { numRuns: 2000 },
       );
+    });
+
+    it('md5Prefix30 equals node:crypto around the one-block limit (55 UTF-8 bytes), ASCII and not (property)', () => {
+      const unit = fc.oneof(
+        fc.constantFrom('a', 'Z', '-', '0'),
+        fc.constantFrom('é', 'ÿ', '\u07ff'), // two UTF-8 bytes
+        fc.constantFrom('€', '\uffff', '\ud7ff'), // three
+        fc.constantFrom('😀', '\u{10ffff}'), // four (a surrogate pair)
+      );
+      fc.assert(
+        fc.property(fc.array(unit, { maxLength: 60 }), (parts) => {
+          const key = parts.join('');
+          const prefix = md5Prefix30(key);
+          if (Buffer.byteLength(key) > 55) expect(prefix).to.equal(-1); // crypto's job
+          else expect(prefix).to.equal(Number(hashKeyOf(key) >> 98n));
+        }),
+        { numRuns: 3000 },
+      );
+    });
+
+    it('hashPrefixOf stays exact whether its memory of recent keys is on or off: unique keys, then repeating ones', () => {
+      // 20,000 unique keys turn the memory off (too few hits), repeating ones turn it on again.
+      const keys = [
+        ...Array.from({ length: 20_000 }, (_, i) => `unique-${i}-${i * 7919}`),
+        ...Array.from({ length: 100_000 }, (_, i) => `device-${i % 500}`),
+      ];
+      for (let i = 0; i < keys.length; i += 997)
+        expect(hashPrefixOf(keys[i])).to.equal(Number(hashKeyOf(keys[i]) >> 98n));
+      for (const key of keys) hashPrefixOf(key);
+      for (let i = 0; i < keys.length; i += 991)
+        expect(hashPrefixOf(keys[i])).to.equal(Number(hashKeyOf(keys[i]) >> 98n));
     });
 
     it('lists the shards ordered by starting hash key, whatever order they were given in (property)', () => {

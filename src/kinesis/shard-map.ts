@@ -92,7 +92,7 @@ export async function listOpenShards(
 export class ShardMap {
   private ranges: readonly ShardRange[] = [];
   private ids = new Set<string>();
-  /** The ranges' starting and ending hash keys' top 48 bits, for routing without BigInt (see shardOf). */
+  /** The ranges' starting and ending hash keys' top 30 bits, for routing without BigInt (see shardOf). */
   private starts = new Float64Array(0);
   private ends = new Float64Array(0);
 
@@ -143,8 +143,8 @@ export class ShardMap {
   }
 
   /**
-   * The shard owning a record, compared by the top 48 bits of its hash key (numbers, no BigInt); the full
-   * `hashKey` is read only when the prefix equals a range's first or last prefix, where 48 bits cannot tell.
+   * The shard owning a record, compared by the top 30 bits of its hash key (numbers, no BigInt); the full
+   * `hashKey` is read only when the prefix equals a range's first or last prefix, where 30 bits cannot tell.
    * @throws RangeError as {@link shardFor} does.
    */
   shardOf(record: { readonly hashPrefix: number; readonly hashKey: bigint }): ShardRange {
