@@ -37,8 +37,7 @@ function pending(input: KinesisRecordInput, shardId = 'shard'): PendingRecord<Ki
     shardId,
     live: false,
     seq: 0,
-    prev: undefined,
-    next: undefined,
+    slot: 0,
   };
 }
 

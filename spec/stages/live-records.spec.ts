@@ -37,7 +37,42 @@ describe('LiveRecords (stage)', () => {
     );
   });
 
-  it('deleting head, middle and tail relinks the list (control: clear() before deleting lists all three)', () => {
+  it('property: with deletes out of order (a record retrying long), the slots stay within twice the live records plus the slack, and oldest is the oldest live', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 6000 }), (stuck, count) => {
+        const live = new LiveRecords<Item>();
+        const held = Array.from({ length: stuck }, (_, i) => rec(i, 1));
+        held.forEach((r) => live.add(r));
+        let peak = 0;
+        for (let i = 0; i < count; i++) {
+          const r = rec(stuck + i, 1);
+          live.add(r);
+          live.delete(r); // flows past the held records
+          peak = Math.max(peak, (live as unknown as { slots: unknown[] }).slots.length);
+        }
+        expect(peak).to.be.at.most(2 * stuck + 1024 + 1);
+        expect(live.oldest).to.equal(0);
+        live.delete(held[0]);
+        expect(live.oldest).to.equal(stuck === 1 ? live.added : 1);
+        expect(live.clear().map((i) => i.id)).to.deep.equal(held.slice(1).map((r) => r.item.id));
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('compaction: 5,000 records flowing past one held record leave the slots short (they would hold all 5,001 without it)', () => {
+    const live = new LiveRecords<Item>();
+    live.add(rec(0, 1));
+    for (let i = 1; i <= 5000; i++) {
+      const r = rec(i, 1);
+      live.add(r);
+      live.delete(r);
+    }
+    // 5,001 records were added; the array holds the one live record and at most the slack.
+    expect((live as unknown as { slots: unknown[] }).slots.length).to.be.below(5001 - 1024);
+  });
+
+  it('deleting head, middle and tail keeps the rest in order (control: clear() before deleting lists all three)', () => {
     const a = rec(0, 1);
     const b = rec(1, 1);
     const c = rec(2, 1);

@@ -112,8 +112,7 @@ export function pending<T extends Item>(item: T, acceptedAt = 0): PendingRecord<
     shardId: 'shardId-000000000000',
     live: false,
     seq: 0,
-    prev: undefined,
-    next: undefined,
+    slot: 0,
   };
 }
 

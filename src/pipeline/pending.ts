@@ -21,11 +21,10 @@ export interface PendingRecord<T> {
   firstSentAt: number | undefined;
   /** The shard it was routed to for the current attempt. */
   shardId: string;
-  /** Links of the producer's list of live records (see LiveRecords), and its place in acceptance order. */
+  /** Whether it is in the producer's live records (see LiveRecords), its place in acceptance order there, and its slot. */
   live: boolean;
   seq: number;
-  prev: PendingRecord<T> | undefined;
-  next: PendingRecord<T> | undefined;
+  slot: number;
 }
 
 /**
@@ -44,14 +43,22 @@ export function admitItem<T>(
   acceptedAt: number,
 ): PendingRecord<T> | InvalidRecordError<T> {
   try {
-    return prepareRecordAs(
-      options.toRecord(item),
-      options,
-      (entry, bytes, explicit) => new Pending(item, entry, hashPrefixFor(entry, explicit), bytes, acceptedAt),
-    );
+    const pending = prepareRecordAs(options.toRecord(item), options, makePending<T>, item);
+    pending.acceptedAt = acceptedAt;
+    return pending;
   } catch (error) {
     return invalidItem(item, error);
   }
+}
+
+/** A module-level builder, not a closure per record: a closure and its context were 100 B a record. */
+function makePending<T>(
+  entry: PreparedRecord['entry'],
+  bytes: number,
+  explicit: bigint | undefined,
+  item: T,
+): Pending<T> {
+  return new Pending(item, entry, hashPrefixFor(entry, explicit), bytes);
 }
 
 /**
@@ -61,20 +68,19 @@ export function admitItem<T>(
  * 3.25 → 2.70 CPU µs per record, median of 5, machine under load).
  */
 class Pending<T> implements PendingRecord<T>, PreparedRecord {
+  acceptedAt = 0;
   attempts = 0;
   firstSentAt: number | undefined = undefined;
   shardId = '';
   live = false;
   seq = 0;
-  prev: PendingRecord<T> | undefined = undefined;
-  next: PendingRecord<T> | undefined = undefined;
+  slot = 0;
 
   constructor(
     readonly item: T,
     readonly entry: PreparedRecord['entry'],
     readonly hashPrefix: number,
     readonly bytes: number,
-    readonly acceptedAt: number,
   ) {}
 
   get record(): PreparedRecord {

@@ -114,7 +114,7 @@ export class Router<T> {
 
   /** Records to route once the map is refreshed (aggregates that landed on another shard: re-packed then). */
   holdForRefresh(records: readonly PendingRecord<T>[]): void {
-    for (const record of records) this.wait(record);
+    for (let i = 0; i < records.length; i++) this.wait(records[i]);
   }
 
   /**
@@ -291,7 +291,7 @@ export class Router<T> {
     const waiting = this.waiting;
     this.waiting = [];
     this.waitingSince = undefined;
-    for (const record of waiting) this.route(record);
+    for (let i = 0; i < waiting.length; i++) this.route(waiting[i]); // indexed: see BatchCollector.add
     // Records still waiting (their key is in a gap again) keep the oldest one's start: the bound holds.
     if (this.waiting.length > 0) this.waitingSince = since ?? this.waitingSince;
     else {

@@ -156,7 +156,7 @@ export class ShardLanes<T> {
       lane.admitting = chunk;
       lane.admittingRecords = before - (lane.retries.length + lane.fresh.length);
       let bytes = 0;
-      for (const r of chunk) bytes += r.record.bytes;
+      for (let i = 0; i < chunk.length; i++) bytes += chunk[i].record.bytes; // indexed: see BatchCollector.add
       try {
         await this.limiters.admit(lane.shardId, chunk.length, bytes);
       } catch {
