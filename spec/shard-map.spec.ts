@@ -151,7 +151,8 @@ describe('ShardMap', () => {
         fc.property(fc.array(unit, { maxLength: 60 }), (parts) => {
           const key = parts.join('');
           const prefix = md5Prefix30(key);
-          if (Buffer.byteLength(key) > 55) expect(prefix).to.equal(-1); // crypto's job
+          if (Buffer.byteLength(key) > 55)
+            expect(prefix).to.equal(-1); // crypto's job
           else expect(prefix).to.equal(Number(hashKeyOf(key) >> 98n));
         }),
         { numRuns: 3000 },

@@ -75,7 +75,8 @@ function digestPrefix(partitionKey: string): number {
   // A long key: one-shot crypto.hash; 'binary' (latin1) gives the digest's bytes as char codes.
   const d = hash('md5', partitionKey, 'binary');
   return (
-    ((d.charCodeAt(0) << 22) | (d.charCodeAt(1) << 14) | (d.charCodeAt(2) << 6) | (d.charCodeAt(3) >> 2)) >>> 0
+    ((d.charCodeAt(0) << 22) | (d.charCodeAt(1) << 14) | (d.charCodeAt(2) << 6) | (d.charCodeAt(3) >> 2)) >>>
+    0
   );
 }
 
