@@ -3,6 +3,7 @@ import type { SchedulerLike, Subscription } from 'rxjs';
 import { describeRequestError, isRetryableRequestError, type KinesisSinkErrorCode } from '../errors.js';
 import { listOpenShards, ShardMap, type ShardRange, type StreamRef } from '../kinesis/shard-map.js';
 import { Deadline, type DeadlineOptions } from './deadline.js';
+import { knownShards, rememberShards } from './known-maps.js';
 import type { PendingRecord } from './pending.js';
 import type { ShardLanes } from './shard-lanes.js';
 
@@ -76,7 +77,12 @@ export class Router<T> {
     private readonly lanes: Pick<ShardLanes<T>, 'push' | 'shardIds' | 'retire'>,
     private readonly hooks: RouterHooks,
   ) {
-    void this.load();
+    // Another pipeline on this client listed the stream's shards: route on them now (see knownShards).
+    const known = knownShards(options.client, options);
+    if (known) {
+      this.map = new ShardMap(known);
+      this.lastRefresh = options.scheduler.now();
+    } else void this.load();
   }
 
   /** Records waiting for the map (not yet loaded, or being refreshed). */
@@ -152,6 +158,7 @@ export class Router<T> {
         this.refreshFailing = false;
         this.refreshDelay = MAP_REFRESH_MIN_INTERVAL_MS;
         this.map = new ShardMap(ranges);
+        rememberShards(this.options.client, this.options, ranges);
         this.onMapChanged();
         this.runAfterRefresh();
       },
@@ -241,6 +248,7 @@ export class Router<T> {
     }
     if (this.closed) return;
     this.map = new ShardMap(ranges);
+    rememberShards(this.options.client, this.options, ranges);
     this.lastRefresh = this.options.scheduler.now();
     this.routeWaiting();
   }
