@@ -8,13 +8,6 @@
  * MD5 as in RFC 1321: the message in little-endian 32-bit words, padded with 0x80, zeros and its bit length.
  */
 
-/** The sine-derived constants of RFC 1321, section 3.4. */
-const K = Int32Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) | 0);
-/** Each round's four rotations (RFC 1321): module-level, not an array allocated per call. */
-const S1 = [7, 12, 17, 22];
-const S2 = [5, 9, 14, 20];
-const S3 = [4, 11, 16, 23];
-const S4 = [6, 10, 15, 21];
 const block = new Int32Array(16);
 /** The longest message that fits one block with its padding byte and 8-byte length. */
 const ONE_BLOCK = 55;
@@ -81,8 +74,6 @@ function fillUtf8(key: string): number {
   return n;
 }
 
-const rotl = (x: number, s: number) => (x << s) | (x >>> (32 - s));
-
 /**
  * The top 30 bits of the MD5 of the key's UTF-8 bytes read big-endian (the first digest bytes), or -1 when
  * the key's UTF-8 form is longer than 55 bytes.
@@ -94,40 +85,153 @@ const rotl = (x: number, s: number) => (x << s) | (x >>> (32 - s));
  */
 export function md5Prefix30(key: string): number {
   if (fill(key) < 0) return -1;
-  const m = block;
+  const w = block;
+  const m0 = w[0],
+    m1 = w[1],
+    m2 = w[2],
+    m3 = w[3],
+    m4 = w[4],
+    m5 = w[5],
+    m6 = w[6],
+    m7 = w[7];
+  const m8 = w[8],
+    m9 = w[9],
+    m10 = w[10],
+    m11 = w[11],
+    m12 = w[12],
+    m13 = w[13],
+    m14 = w[14],
+    m15 = w[15];
   let a = 0x67452301;
   let b = 0xefcdab89 | 0;
   let c = 0x98badcfe | 0;
   let d = 0x10325476;
-  // Four rounds of 16 steps, each its own loop so the step function is not chosen per step.
-  for (let i = 0; i < 16; i++) {
-    const x = (a + ((b & c) | (~b & d)) + K[i] + m[i]) | 0;
-    a = d;
-    d = c;
-    c = b;
-    b = (b + rotl(x, S1[i & 3])) | 0;
-  }
-  for (let i = 16; i < 32; i++) {
-    const x = (a + ((d & b) | (~d & c)) + K[i] + m[(5 * i + 1) & 15]) | 0;
-    a = d;
-    d = c;
-    c = b;
-    b = (b + rotl(x, S2[i & 3])) | 0;
-  }
-  for (let i = 32; i < 48; i++) {
-    const x = (a + (b ^ c ^ d) + K[i] + m[(3 * i + 5) & 15]) | 0;
-    a = d;
-    d = c;
-    c = b;
-    b = (b + rotl(x, S3[i & 3])) | 0;
-  }
-  for (let i = 48; i < 64; i++) {
-    const x = (a + (c ^ (b | ~d)) + K[i] + m[(7 * i) & 15]) | 0;
-    a = d;
-    d = c;
-    c = b;
-    b = (b + rotl(x, S4[i & 3])) | 0;
-  }
+  let x: number;
+  // The 64 steps of RFC 1321 written out, constants inline: about twice as fast as a loop reading the
+  // step's constant, rotation and word from tables (measured on 200,000 UUIDs; generated, not typed).
+  x = (a + ((b & c) | (~b & d)) + -680876936 + m0) | 0;
+  a = (b + ((x << 7) | (x >>> 25))) | 0;
+  x = (d + ((a & b) | (~a & c)) + -389564586 + m1) | 0;
+  d = (a + ((x << 12) | (x >>> 20))) | 0;
+  x = (c + ((d & a) | (~d & b)) + 606105819 + m2) | 0;
+  c = (d + ((x << 17) | (x >>> 15))) | 0;
+  x = (b + ((c & d) | (~c & a)) + -1044525330 + m3) | 0;
+  b = (c + ((x << 22) | (x >>> 10))) | 0;
+  x = (a + ((b & c) | (~b & d)) + -176418897 + m4) | 0;
+  a = (b + ((x << 7) | (x >>> 25))) | 0;
+  x = (d + ((a & b) | (~a & c)) + 1200080426 + m5) | 0;
+  d = (a + ((x << 12) | (x >>> 20))) | 0;
+  x = (c + ((d & a) | (~d & b)) + -1473231341 + m6) | 0;
+  c = (d + ((x << 17) | (x >>> 15))) | 0;
+  x = (b + ((c & d) | (~c & a)) + -45705983 + m7) | 0;
+  b = (c + ((x << 22) | (x >>> 10))) | 0;
+  x = (a + ((b & c) | (~b & d)) + 1770035416 + m8) | 0;
+  a = (b + ((x << 7) | (x >>> 25))) | 0;
+  x = (d + ((a & b) | (~a & c)) + -1958414417 + m9) | 0;
+  d = (a + ((x << 12) | (x >>> 20))) | 0;
+  x = (c + ((d & a) | (~d & b)) + -42063 + m10) | 0;
+  c = (d + ((x << 17) | (x >>> 15))) | 0;
+  x = (b + ((c & d) | (~c & a)) + -1990404162 + m11) | 0;
+  b = (c + ((x << 22) | (x >>> 10))) | 0;
+  x = (a + ((b & c) | (~b & d)) + 1804603682 + m12) | 0;
+  a = (b + ((x << 7) | (x >>> 25))) | 0;
+  x = (d + ((a & b) | (~a & c)) + -40341101 + m13) | 0;
+  d = (a + ((x << 12) | (x >>> 20))) | 0;
+  x = (c + ((d & a) | (~d & b)) + -1502002290 + m14) | 0;
+  c = (d + ((x << 17) | (x >>> 15))) | 0;
+  x = (b + ((c & d) | (~c & a)) + 1236535329 + m15) | 0;
+  b = (c + ((x << 22) | (x >>> 10))) | 0;
+  x = (a + ((d & b) | (~d & c)) + -165796510 + m1) | 0;
+  a = (b + ((x << 5) | (x >>> 27))) | 0;
+  x = (d + ((c & a) | (~c & b)) + -1069501632 + m6) | 0;
+  d = (a + ((x << 9) | (x >>> 23))) | 0;
+  x = (c + ((b & d) | (~b & a)) + 643717713 + m11) | 0;
+  c = (d + ((x << 14) | (x >>> 18))) | 0;
+  x = (b + ((a & c) | (~a & d)) + -373897302 + m0) | 0;
+  b = (c + ((x << 20) | (x >>> 12))) | 0;
+  x = (a + ((d & b) | (~d & c)) + -701558691 + m5) | 0;
+  a = (b + ((x << 5) | (x >>> 27))) | 0;
+  x = (d + ((c & a) | (~c & b)) + 38016083 + m10) | 0;
+  d = (a + ((x << 9) | (x >>> 23))) | 0;
+  x = (c + ((b & d) | (~b & a)) + -660478335 + m15) | 0;
+  c = (d + ((x << 14) | (x >>> 18))) | 0;
+  x = (b + ((a & c) | (~a & d)) + -405537848 + m4) | 0;
+  b = (c + ((x << 20) | (x >>> 12))) | 0;
+  x = (a + ((d & b) | (~d & c)) + 568446438 + m9) | 0;
+  a = (b + ((x << 5) | (x >>> 27))) | 0;
+  x = (d + ((c & a) | (~c & b)) + -1019803690 + m14) | 0;
+  d = (a + ((x << 9) | (x >>> 23))) | 0;
+  x = (c + ((b & d) | (~b & a)) + -187363961 + m3) | 0;
+  c = (d + ((x << 14) | (x >>> 18))) | 0;
+  x = (b + ((a & c) | (~a & d)) + 1163531501 + m8) | 0;
+  b = (c + ((x << 20) | (x >>> 12))) | 0;
+  x = (a + ((d & b) | (~d & c)) + -1444681467 + m13) | 0;
+  a = (b + ((x << 5) | (x >>> 27))) | 0;
+  x = (d + ((c & a) | (~c & b)) + -51403784 + m2) | 0;
+  d = (a + ((x << 9) | (x >>> 23))) | 0;
+  x = (c + ((b & d) | (~b & a)) + 1735328473 + m7) | 0;
+  c = (d + ((x << 14) | (x >>> 18))) | 0;
+  x = (b + ((a & c) | (~a & d)) + -1926607734 + m12) | 0;
+  b = (c + ((x << 20) | (x >>> 12))) | 0;
+  x = (a + (b ^ c ^ d) + -378558 + m5) | 0;
+  a = (b + ((x << 4) | (x >>> 28))) | 0;
+  x = (d + (a ^ b ^ c) + -2022574463 + m8) | 0;
+  d = (a + ((x << 11) | (x >>> 21))) | 0;
+  x = (c + (d ^ a ^ b) + 1839030562 + m11) | 0;
+  c = (d + ((x << 16) | (x >>> 16))) | 0;
+  x = (b + (c ^ d ^ a) + -35309556 + m14) | 0;
+  b = (c + ((x << 23) | (x >>> 9))) | 0;
+  x = (a + (b ^ c ^ d) + -1530992060 + m1) | 0;
+  a = (b + ((x << 4) | (x >>> 28))) | 0;
+  x = (d + (a ^ b ^ c) + 1272893353 + m4) | 0;
+  d = (a + ((x << 11) | (x >>> 21))) | 0;
+  x = (c + (d ^ a ^ b) + -155497632 + m7) | 0;
+  c = (d + ((x << 16) | (x >>> 16))) | 0;
+  x = (b + (c ^ d ^ a) + -1094730640 + m10) | 0;
+  b = (c + ((x << 23) | (x >>> 9))) | 0;
+  x = (a + (b ^ c ^ d) + 681279174 + m13) | 0;
+  a = (b + ((x << 4) | (x >>> 28))) | 0;
+  x = (d + (a ^ b ^ c) + -358537222 + m0) | 0;
+  d = (a + ((x << 11) | (x >>> 21))) | 0;
+  x = (c + (d ^ a ^ b) + -722521979 + m3) | 0;
+  c = (d + ((x << 16) | (x >>> 16))) | 0;
+  x = (b + (c ^ d ^ a) + 76029189 + m6) | 0;
+  b = (c + ((x << 23) | (x >>> 9))) | 0;
+  x = (a + (b ^ c ^ d) + -640364487 + m9) | 0;
+  a = (b + ((x << 4) | (x >>> 28))) | 0;
+  x = (d + (a ^ b ^ c) + -421815835 + m12) | 0;
+  d = (a + ((x << 11) | (x >>> 21))) | 0;
+  x = (c + (d ^ a ^ b) + 530742520 + m15) | 0;
+  c = (d + ((x << 16) | (x >>> 16))) | 0;
+  x = (b + (c ^ d ^ a) + -995338651 + m2) | 0;
+  b = (c + ((x << 23) | (x >>> 9))) | 0;
+  x = (a + (c ^ (b | ~d)) + -198630844 + m0) | 0;
+  a = (b + ((x << 6) | (x >>> 26))) | 0;
+  x = (d + (b ^ (a | ~c)) + 1126891415 + m7) | 0;
+  d = (a + ((x << 10) | (x >>> 22))) | 0;
+  x = (c + (a ^ (d | ~b)) + -1416354905 + m14) | 0;
+  c = (d + ((x << 15) | (x >>> 17))) | 0;
+  x = (b + (d ^ (c | ~a)) + -57434055 + m5) | 0;
+  b = (c + ((x << 21) | (x >>> 11))) | 0;
+  x = (a + (c ^ (b | ~d)) + 1700485571 + m12) | 0;
+  a = (b + ((x << 6) | (x >>> 26))) | 0;
+  x = (d + (b ^ (a | ~c)) + -1894986606 + m3) | 0;
+  d = (a + ((x << 10) | (x >>> 22))) | 0;
+  x = (c + (a ^ (d | ~b)) + -1051523 + m10) | 0;
+  c = (d + ((x << 15) | (x >>> 17))) | 0;
+  x = (b + (d ^ (c | ~a)) + -2054922799 + m1) | 0;
+  b = (c + ((x << 21) | (x >>> 11))) | 0;
+  x = (a + (c ^ (b | ~d)) + 1873313359 + m8) | 0;
+  a = (b + ((x << 6) | (x >>> 26))) | 0;
+  x = (d + (b ^ (a | ~c)) + -30611744 + m15) | 0;
+  d = (a + ((x << 10) | (x >>> 22))) | 0;
+  x = (c + (a ^ (d | ~b)) + -1560198380 + m6) | 0;
+  c = (d + ((x << 15) | (x >>> 17))) | 0;
+  x = (b + (d ^ (c | ~a)) + 1309151649 + m13) | 0;
+  b = (c + ((x << 21) | (x >>> 11))) | 0;
+  x = (a + (c ^ (b | ~d)) + -145523070 + m4) | 0;
+  a = (b + ((x << 6) | (x >>> 26))) | 0;
+  // Steps 62-64 change only D, C and B: the prefix needs only A, final after step 61.
   // The digest starts with A's bytes, little-endian: its first four bytes big-endian, top 30 bits.
   a = (a + 0x67452301) | 0;
   const first = ((a & 0xff) << 24) | (((a >>> 8) & 0xff) << 16) | (((a >>> 16) & 0xff) << 8) | (a >>> 24);
