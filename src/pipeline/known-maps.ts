@@ -14,6 +14,9 @@ const keyOf = (stream: StreamRef) => JSON.stringify([stream.streamName ?? null, 
  *
  * @example
  * ```ts
+ * const ranges: ShardRange[] = [
+ *   { shardId: 'shardId-000000000000', startingHashKey: 0n, endingHashKey: 2n ** 128n - 1n },
+ * ];
  * rememberShards(client, { streamName: 'sensors' }, ranges);
  * knownShards(client, { streamName: 'sensors' }); // ranges
  * ```
