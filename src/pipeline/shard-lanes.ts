@@ -121,19 +121,33 @@ export class ShardLanes<T> {
    */
   private takeChunk(lane: Lane<T>): Outgoing<T>[] {
     const { records: maxRecords, bytes: maxBytes } = this.limiters.maxChunk;
-    if (this.aggregation)
-      return packChunk([lane.retries, lane.fresh], this.aggregation, maxRecords, maxBytes);
+    if (this.aggregation) {
+      const packed = packChunk([lane.retries, lane.fresh], this.aggregation, maxRecords, maxBytes);
+      let sum = 0;
+      for (let i = 0; i < packed.length; i++) sum += packed[i].record.bytes;
+      this.chunkBytes = sum;
+      return packed;
+    }
     const chunk: PendingRecord<T>[] = [];
     let bytes = 0;
-    for (const queue of [lane.retries, lane.fresh]) {
+    // The bytes are summed here, once: admitAll passed over every record again to sum them.
+    for (let q = 0; q < 2; q++) {
+      const queue = q === 0 ? lane.retries : lane.fresh;
       for (let next = queue.peek(); next && chunk.length < maxRecords; next = queue.peek()) {
-        if (chunk.length > 0 && bytes + next.record.bytes > maxBytes) return chunk;
+        if (chunk.length > 0 && bytes + next.record.bytes > maxBytes) {
+          this.chunkBytes = bytes;
+          return chunk;
+        }
         bytes += next.record.bytes;
         chunk.push(queue.shift()!);
       }
     }
+    this.chunkBytes = bytes;
     return chunk;
   }
+
+  /** The bytes of the chunk `takeChunk` returned last. */
+  private chunkBytes = 0;
 
   private async pump(lane: Lane<T>): Promise<void> {
     lane.pumping = true;
@@ -155,8 +169,7 @@ export class ShardLanes<T> {
       const chunk = this.takeChunk(lane);
       lane.admitting = chunk;
       lane.admittingRecords = before - (lane.retries.length + lane.fresh.length);
-      let bytes = 0;
-      for (let i = 0; i < chunk.length; i++) bytes += chunk[i].record.bytes; // indexed: see BatchCollector.add
+      const bytes = this.chunkBytes;
       try {
         await this.limiters.admit(lane.shardId, chunk.length, bytes);
       } catch {
