@@ -81,7 +81,7 @@ function unique(count: number): string[] {
 }
 
 /** The operator is the built dist, as users run it: tsx's keep-names wrappers cost it twice the CPU otherwise. */
-export async function overhead(count = 200_000, rounds = 3, only?: string): Promise<Row[]> {
+export async function overhead(count = 200_000, rounds = 5, only?: string): Promise<Row[]> {
   const { toKinesis } = (await import('../dist/index.js' as string)) as typeof import('../src/index.js');
   const emu = await emulator({ shards: SHARDS, quotas: false });
   const client = clientFor(emu);
