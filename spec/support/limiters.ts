@@ -20,18 +20,20 @@ export function recordsLimiter(
 
 /**
  * Admits `weights` one after another on a shard, as a shard lane does, and resolves with the virtual time
- * of each admission.
+ * of each admission. `backlogged`: each admission after the first continues the backlog, as in a lane
+ * whose queue never ran empty.
  */
 export async function admitInTurn(
   scheduler: VirtualScheduler,
   limiters: ShardLimiters,
   shardId: string,
   weights: readonly number[],
+  backlogged = false,
 ): Promise<number[]> {
   const times: number[] = [];
   void (async () => {
-    for (const w of weights) {
-      await limiters.admit(shardId, w, 1);
+    for (const [i, w] of weights.entries()) {
+      await limiters.admit(shardId, w, 1, backlogged && i > 0);
       times.push(scheduler.now());
     }
   })();
