@@ -111,11 +111,10 @@ export async function measureCliPut(
     const summary = JSON.parse(out) as { delivered: number; maxRssBytes: number };
     const stats = emu.stats();
     const quota = shards * RECORDS_PER_SHARD;
-    // Whole seconds strictly inside the run: the first and last are partial.
-    const inner = stats.timeline.slice(1, -1);
+    const inner = innerSeconds(stats.timeline);
     const steady = inner.reduce((a, b) => a + b, 0) / (inner.length * quota);
     const busiest = stats.shards.reduce((a, b) => (b.accepted > a.accepted ? b : a));
-    const busiestInner = busiest.timeline.slice(1, -1);
+    const busiestInner = innerSeconds(busiest.timeline);
     const busiestShare = busiestInner.reduce((a, b) => a + b, 0) / (busiestInner.length * RECORDS_PER_SHARD);
     return {
       lines,
@@ -137,6 +136,18 @@ export async function measureCliPut(
     await emu.close();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The whole seconds strictly inside a run's timeline: after its first second with a record (partial: the
+ * command started in it) and before its last (partial). The timeline counts from the emulator's start, and
+ * the seconds spent writing the input before the command ran are empty: counted, they and the first partial
+ * second were charged to the command (the 1,000,000-line file takes over a second to write).
+ */
+function innerSeconds(timeline: readonly number[]): readonly number[] {
+  const first = timeline.findIndex((n) => n > 0);
+  const last = timeline.findLastIndex((n) => n > 0);
+  return first < 0 ? [] : timeline.slice(first + 1, last);
 }
 
 /** The measurement as rows of the results table; `skewed`: the shorter run keyed by device, if any. */
