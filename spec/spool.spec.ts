@@ -251,6 +251,22 @@ describe('Spool', () => {
       expect(await blocked).to.deep.equal([10]);
     });
 
+    it('block: a record changed while its append waited is refused (INVALID_RECORD), never written', async () => {
+      const spool = await openSpool({ segmentBytes, maxBytes, whenFull: 'block' });
+      await fill(spool);
+      const changed = record(100, 100);
+      const blocked = spool.append([changed]).catch((e: unknown) => e);
+      changed.Data = Buffer.alloc(200); // the caller broke append's contract: its size was taken already
+      await spool.ack((await readAll(spool)).map((e) => e.id));
+      const error = await blocked;
+      expect(error).to.be.instanceOf(SpoolError).with.property('code', 'INVALID_RECORD');
+      expect((error as Error).message).to.match(/record 13 changed between append\(\) and its encoding/);
+      await spool.close();
+      const reopened = await openSpool({ segmentBytes, maxBytes });
+      expect(reopened.recoveredEntries).to.equal(0);
+      expect(await readAll(reopened)).to.deep.equal([]);
+    });
+
     it('drop-oldest: deletes the oldest whole segment and reports its unacked entries', async () => {
       const drops: SpoolDrop[] = [];
       const spool = await openSpool({

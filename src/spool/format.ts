@@ -4,7 +4,8 @@
  *
  * Integers are big-endian. Ids are unsigned 64-bit on disk, kept below 2^53 in memory.
  */
-import { crc32 } from 'node:zlib';
+import { crc32Of } from './crc.js';
+import { SpoolError } from './errors.js';
 
 /**
  * The format version written into every segment and ack file header (`docs/spool-format.md`).
@@ -81,45 +82,70 @@ function readId(buf: Buffer, at: number): number {
   return buf.readUInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4);
 }
 
-/** Bytes the record takes on disk as one frame. */
-export function frameBytes(record: SpoolRecord): number {
-  const hashKey = record.ExplicitHashKey === undefined ? 0 : Buffer.byteLength(record.ExplicitHashKey);
-  return FRAME_OVERHEAD_BYTES + Buffer.byteLength(record.PartitionKey) + hashKey + record.Data.byteLength;
-}
-
-/** The frame for one record; the caller has checked the field sizes (`checkRecord`). */
-export function encodeFrame(id: number, record: SpoolRecord): Buffer {
-  // Strings are written in place: two Buffer.from copies per frame were 8% of a spooled run (measured).
-  const keyLength = Buffer.byteLength(record.PartitionKey, 'utf8');
+/**
+ * The bytes the record takes on disk as one frame, or why it cannot be framed: the key length field is
+ * 16 bits, the hash key's 8 bits (Kinesis allows 256 characters and 39 digits, far below), and data stops
+ * at 10 MiB. Each string's UTF-8 length is taken once (it was four times per record: check, size, encode).
+ */
+export function measureRecord(record: SpoolRecord): number | string {
+  const key = record.PartitionKey;
+  if (typeof key !== 'string') return 'PartitionKey must be a string';
+  const keyLength = Buffer.byteLength(key, 'utf8');
+  if (keyLength > 0xffff) return 'PartitionKey exceeds 65,535 bytes';
   const hashKey = record.ExplicitHashKey;
   const hashKeyLength = hashKey === undefined ? 0 : Buffer.byteLength(hashKey, 'utf8');
+  if (hashKeyLength > 0xfe) return 'ExplicitHashKey exceeds 254 bytes';
+  if (!(record.Data instanceof Uint8Array)) return 'Data must be a Uint8Array';
   const size = FRAME_OVERHEAD_BYTES + keyLength + hashKeyLength + record.Data.byteLength;
-  const buf = Buffer.allocUnsafe(size);
-  buf.writeUInt32BE(FRAME_MARK, 0);
-  buf.writeUInt32BE(size - FRAME_PREFIX_BYTES, 8);
-  writeId(buf, id, 12);
-  buf.writeUInt16BE(keyLength, 20);
-  buf.writeUInt8(hashKey === undefined ? 0 : hashKeyLength + 1, 22);
-  buf.writeUInt8(0, 23);
-  buf.write(record.PartitionKey, 24, 'utf8');
-  if (hashKey !== undefined) buf.write(hashKey, 24 + keyLength, 'utf8');
-  buf.set(record.Data, 24 + keyLength + hashKeyLength);
-  buf.writeUInt32BE(crc32(buf.subarray(8)), 4);
-  return buf;
+  if (size - FRAME_PREFIX_BYTES > MAX_FRAME_LENGTH) return 'record exceeds 10 MiB';
+  return size;
+}
+
+/** Bytes the record takes on disk as one frame; the caller has checked it (`checkRecord`). */
+export function frameBytes(record: SpoolRecord): number {
+  return measureRecord(record) as number;
+}
+
+/** Why a record cannot be framed (see `measureRecord`), or undefined. */
+export function checkRecord(record: SpoolRecord): string | undefined {
+  const measured = measureRecord(record);
+  return typeof measured === 'string' ? measured : undefined;
 }
 
 /**
- * Why a record cannot be framed, or undefined: the key length field is 16 bits, the hash key's 8 bits
- * (Kinesis allows 256 characters and 39 digits, far below), and data stops at 10 MiB.
+ * Writes the record's frame into `buf` at `at`; `size` is its `measureRecord`. The frames of one append
+ * go into one buffer: a buffer per frame (and a concat per write) was a sixth of the spool's own CPU
+ * (bench scenario 13, `--cpu-prof`). Throws if the record no longer measures `size` (changed since).
  */
-export function checkRecord(record: SpoolRecord): string | undefined {
-  if (typeof record.PartitionKey !== 'string') return 'PartitionKey must be a string';
-  if (Buffer.byteLength(record.PartitionKey) > 0xffff) return 'PartitionKey exceeds 65,535 bytes';
-  if (record.ExplicitHashKey !== undefined && Buffer.byteLength(record.ExplicitHashKey) > 0xfe)
-    return 'ExplicitHashKey exceeds 254 bytes';
-  if (!(record.Data instanceof Uint8Array)) return 'Data must be a Uint8Array';
-  if (frameBytes(record) - FRAME_PREFIX_BYTES > MAX_FRAME_LENGTH) return 'record exceeds 10 MiB';
-  return undefined;
+export function encodeFrameAt(buf: Buffer, at: number, id: number, record: SpoolRecord, size: number): void {
+  const keyAt = at + FRAME_OVERHEAD_BYTES;
+  const keyLength = buf.write(record.PartitionKey, keyAt, 'utf8');
+  const hashKey = record.ExplicitHashKey;
+  const hashKeyLength = hashKey === undefined ? 0 : buf.write(hashKey, keyAt + keyLength, 'utf8');
+  const dataAt = keyAt + keyLength + hashKeyLength;
+  if (dataAt + record.Data.byteLength !== at + size)
+    throw new SpoolError('INVALID_RECORD', `record ${id} changed between append() and its encoding`);
+  buf.set(record.Data, dataAt);
+  buf.writeUInt32BE(FRAME_MARK, at);
+  buf.writeUInt32BE(size - FRAME_PREFIX_BYTES, at + 8);
+  writeId(buf, id, at + 12);
+  buf.writeUInt16BE(keyLength, at + 20);
+  buf[at + 22] = hashKey === undefined ? 0 : hashKeyLength + 1;
+  buf[at + 23] = 0;
+  buf.writeUInt32BE(crc32Of(buf, at + 8, at + size), at + 4);
+}
+
+/** The size of the (well-formed) frame at `at`: its prefix and the length it states. */
+export function frameSizeAt(buf: Buffer, at: number): number {
+  return FRAME_PREFIX_BYTES + buf.readUInt32BE(at + 8);
+}
+
+/** The frame for one record, in a buffer of its own. */
+export function encodeFrame(id: number, record: SpoolRecord): Buffer {
+  const size = frameBytes(record);
+  const buf = Buffer.allocUnsafe(size);
+  encodeFrameAt(buf, 0, id, record, size);
+  return buf;
 }
 
 /** What `decodeFrame` found at an offset. */
@@ -143,7 +169,7 @@ export function decodeFrame(buf: Buffer, at: number, end = buf.length): Decoded 
   if (length < FRAME_FIELDS_BYTES || length > MAX_FRAME_LENGTH) return { kind: 'bad' };
   const next = at + FRAME_PREFIX_BYTES + length;
   if (next > end) return { kind: 'short', needed: FRAME_PREFIX_BYTES + length };
-  if (crc32(buf.subarray(at + 8, next)) !== buf.readUInt32BE(at + 4)) return { kind: 'bad' };
+  if (crc32Of(buf, at + 8, next) !== buf.readUInt32BE(at + 4)) return { kind: 'bad' };
   const keyLength = buf.readUInt16BE(at + 20);
   const hashKeyField = buf.readUInt8(at + 22);
   const hashKeyLength = hashKeyField === 0 ? 0 : hashKeyField - 1;
@@ -246,7 +272,7 @@ export function encodeAcks(sortedIds: readonly number[]): Buffer {
     const at = i * ACK_RECORD_BYTES;
     writeId(buf, first, at + 4);
     buf.writeUInt32BE(count, at + 12);
-    buf.writeUInt32BE(crc32(buf.subarray(at + 4, at + ACK_RECORD_BYTES)), at);
+    buf.writeUInt32BE(crc32Of(buf, at + 4, at + ACK_RECORD_BYTES), at);
   });
   return buf;
 }
@@ -271,7 +297,7 @@ export function decodeAcks(buf: Buffer): { runs: [number, number][]; damaged: nu
   const whole =
     ACK_HEADER_BYTES + Math.floor((buf.length - ACK_HEADER_BYTES) / ACK_RECORD_BYTES) * ACK_RECORD_BYTES;
   for (let at = ACK_HEADER_BYTES; at < whole; at += ACK_RECORD_BYTES) {
-    if (crc32(buf.subarray(at + 4, at + ACK_RECORD_BYTES)) !== buf.readUInt32BE(at)) {
+    if (crc32Of(buf, at + 4, at + ACK_RECORD_BYTES) !== buf.readUInt32BE(at)) {
       damaged++;
       continue;
     }

@@ -1,4 +1,4 @@
-import { encodeFrame, SEGMENT_HEADER_BYTES, segmentName, type SpoolRecord } from './format.js';
+import { encodeFrameAt, SEGMENT_HEADER_BYTES, segmentName, type SpoolRecord } from './format.js';
 import type { Segment } from './recover.js';
 import type { WriteJob } from './writer.js';
 
@@ -39,16 +39,19 @@ export class Layout {
 
   /**
    * Gives the records ids and places their frames, rolling segments at `segmentBytes`; `placed` hears
-   * where each frame goes (its segment and offset), for the reader's memory of the tail.
+   * where each frame goes (its segment and offset), for the reader's memory of the tail. The frames going
+   * to one segment are encoded into one buffer.
    */
   place(
     records: readonly SpoolRecord[],
     sizes: readonly number[],
     placed?: (segment: Segment, offset: number, size: number, id: number, record: SpoolRecord) => void,
   ): { ids: number[]; jobs: WriteJob[] } {
-    const ids: number[] = [];
+    const firstId = this.nextId;
     const jobs: WriteJob[] = [];
-    records.forEach((record, index) => {
+    /** Per job: the index of its first record and its bytes. */
+    const spans: number[] = [];
+    for (let index = 0; index < records.length; index++) {
       const size = sizes[index];
       let segment = this.active;
       if (segment === undefined || this.full(segment.bytes, size)) {
@@ -56,17 +59,27 @@ export class Layout {
         segment = this.start();
       }
       const id = this.nextId++;
-      placed?.(segment, segment.bytes, size, id, record);
+      placed?.(segment, segment.bytes, size, id, records[index]);
       segment.bytes += size;
       segment.lastId = id;
       segment.pending++;
       this.usedBytes += size;
-      const frame = encodeFrame(id, record);
-      const job = jobs[jobs.length - 1];
-      if (job?.segment === segment) job.frames.push(frame);
-      else jobs.push({ segment, frames: [frame] });
-      ids.push(id);
-    });
+      if (jobs[jobs.length - 1]?.segment === segment) spans[spans.length - 1] += size;
+      else {
+        jobs.push({ segment, frames: [] });
+        spans.push(index, size);
+      }
+    }
+    for (let j = 0; j < jobs.length; j++) {
+      const from = spans[2 * j];
+      const to = j + 1 < jobs.length ? spans[2 * j + 2] : records.length;
+      const buf = Buffer.allocUnsafe(spans[2 * j + 1]);
+      for (let index = from, at = 0; index < to; at += sizes[index], index++)
+        encodeFrameAt(buf, at, firstId + index, records[index], sizes[index]);
+      jobs[j].frames.push(buf);
+    }
+    const ids = new Array<number>(records.length);
+    for (let index = 0; index < ids.length; index++) ids[index] = firstId + index;
     return { ids, jobs };
   }
 

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { AckLog } from './ack-log.js';
 import { SpoolError, SpoolFullError } from './errors.js';
-import { checkRecord, frameBytes, type SpoolEntry, type SpoolRecord } from './format.js';
+import { measureRecord, type SpoolEntry, type SpoolRecord } from './format.js';
 import { acquireLock } from './lock.js';
 import { Layout } from './layout.js';
 import { SegmentReader } from './reader.js';
@@ -114,12 +114,12 @@ export class Spool {
   append(records: readonly SpoolRecord[]): Promise<number[]> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.closing !== undefined) return Promise.reject(closedError());
-    const sizes: number[] = [];
-    for (const [index, record] of records.entries()) {
-      const problem = checkRecord(record);
-      if (problem !== undefined)
-        return Promise.reject(new SpoolError('INVALID_RECORD', `record ${index}: ${problem}`));
-      sizes.push(frameBytes(record));
+    const sizes = new Array<number>(records.length);
+    for (let index = 0; index < records.length; index++) {
+      const size = measureRecord(records[index]);
+      if (typeof size === 'string')
+        return Promise.reject(new SpoolError('INVALID_RECORD', `record ${index}: ${size}`));
+      sizes[index] = size;
     }
     if (records.length === 0) return Promise.resolve([]);
     const alone = this.layout.needed(sizes, true);
@@ -269,11 +269,17 @@ export class Spool {
 
   private place(append: Waiting): void {
     const tail = this.reader.tail;
-    const { ids, jobs } = this.layout.place(
-      append.records,
-      append.sizes,
-      (segment, offset, size, id, record) => tail.placed(segment, offset, size, id, record),
-    );
+    let placed;
+    try {
+      placed = this.layout.place(append.records, append.sizes, (segment, offset, size, id, record) =>
+        tail.placed(segment, offset, size, id, record),
+      );
+    } catch (error) {
+      // A record changed between append() and now (the sizes are off): the layout cannot be trusted.
+      append.reject(this.fail(error));
+      return;
+    }
+    const { ids, jobs } = placed;
     this.counts.appendedEntries += ids.length;
     this.writer.enqueue({
       jobs,

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeSegmentHeader } from './format.js';
+import { encodeSegmentHeader, frameSizeAt } from './format.js';
 import type { Segment } from './recover.js';
 
 /**
@@ -120,11 +120,17 @@ export class SegmentWriter {
   private async write(handle: FileHandle, segment: Segment, frames: Buffer[]): Promise<void> {
     const parts = segment.written === 0 ? [encodeSegmentHeader(segment.firstId), ...frames] : frames;
     if (this.fsync === 'always') {
+      // One fsync per frame (and the header): an append's frames share a buffer, split here by their lengths.
+      const header = segment.written === 0 ? parts[0] : undefined;
       for (const part of parts) {
-        await writeAll(handle, part);
-        await handle.datasync();
-        this.syncs++;
-        segment.written += part.length;
+        for (let at = 0; at < part.length;) {
+          const size = part === header ? part.length : frameSizeAt(part, at);
+          await writeAll(handle, part.subarray(at, at + size));
+          await handle.datasync();
+          this.syncs++;
+          segment.written += size;
+          at += size;
+        }
       }
       return;
     }
