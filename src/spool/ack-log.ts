@@ -15,6 +15,8 @@ import { writeAll } from './writer.js';
  */
 export class AckLog {
   private pending = new Map<Segment, number[]>();
+  private lastSegment: Segment | undefined;
+  private lastIds: number[] | undefined;
   private next: Promise<void> | undefined;
   private chain: Promise<void> = Promise.resolve();
   private readonly handles = new Map<Segment, FileHandle>();
@@ -23,9 +25,16 @@ export class AckLog {
 
   /** Queues the ack of `id` in `segment`; `flush()` writes it. */
   add(segment: Segment, id: number): void {
-    const ids = this.pending.get(segment);
-    if (ids === undefined) this.pending.set(segment, [id]);
-    else ids.push(id);
+    // Acks come in runs of one segment: look the segment up only when it changes.
+    if (this.lastSegment === segment && this.lastIds !== undefined) {
+      this.lastIds.push(id);
+      return;
+    }
+    let ids = this.pending.get(segment);
+    if (ids === undefined) this.pending.set(segment, (ids = []));
+    ids.push(id);
+    this.lastSegment = segment;
+    this.lastIds = ids;
   }
 
   /** Writes every queued ack; acks queued meanwhile join the next write. */
@@ -43,6 +52,7 @@ export class AckLog {
   /** Deletes a segment and its ack file, after any ack write in progress. */
   remove(segment: Segment): Promise<void> {
     this.pending.delete(segment);
+    if (this.lastSegment === segment) this.lastIds = this.lastSegment = undefined;
     const removed = this.chain.then(async () => {
       await this.handles.get(segment)?.close();
       this.handles.delete(segment);
@@ -73,6 +83,7 @@ export class AckLog {
   private async write(): Promise<void> {
     const pending = this.pending;
     this.pending = new Map();
+    this.lastIds = this.lastSegment = undefined;
     for (const [segment, ids] of pending) {
       if (segment.deleted) continue;
       let handle = this.handles.get(segment);
@@ -80,7 +91,7 @@ export class AckLog {
         handle = await open(join(this.directory, ackName(segment.name)), 'a');
         this.handles.set(segment, handle);
       }
-      const records = encodeAcks(ids.sort((a, b) => a - b));
+      const records = encodeAcks(Float64Array.from(ids).sort());
       const buf = segment.hasAckFile ? records : Buffer.concat([encodeAckHeader(), records]);
       segment.hasAckFile = true;
       await writeAll(handle, buf);

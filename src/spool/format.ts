@@ -260,7 +260,7 @@ export function scanSegment(
 }
 
 /** Ack records for ascending, distinct ids: one record per run of consecutive ids. */
-export function encodeAcks(sortedIds: readonly number[]): Buffer {
+export function encodeAcks(sortedIds: Iterable<number>): Buffer {
   const runs: [number, number][] = [];
   for (const id of sortedIds) {
     const last = runs[runs.length - 1];

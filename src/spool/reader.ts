@@ -1,14 +1,20 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SpoolError } from './errors.js';
-import { decodeFrame, inRuns, SEGMENT_HEADER_BYTES, type SpoolEntry } from './format.js';
+import {
+  decodeFrame,
+  FRAME_OVERHEAD_BYTES,
+  inRuns,
+  SEGMENT_HEADER_BYTES,
+  type SpoolEntry,
+} from './format.js';
 import { complete, type Segment } from './recover.js';
 import { Tail } from './tail.js';
 
-/** An entry read, with the segment it lives in (acks count against it). */
-export interface ReadEntry {
-  readonly entry: SpoolEntry;
-  readonly segment: Segment;
+/** Entries read, and the segment each lives in (acks count against it). */
+export interface ReadEntries {
+  readonly entries: SpoolEntry[];
+  readonly segments: Segment[];
 }
 
 /**
@@ -39,8 +45,9 @@ export class SegmentReader {
   }
 
   /** Up to `maxEntries` unread entries (at least one if any, even past `maxBytes` of data). */
-  async read(maxEntries: number, maxBytes: number): Promise<ReadEntry[]> {
-    const out: ReadEntry[] = [];
+  async read(maxEntries: number, maxBytes: number): Promise<ReadEntries> {
+    const out: SpoolEntry[] = [];
+    const segments: Segment[] = [];
     let bytes = 0;
     while (out.length < maxEntries) {
       const segment = this.current();
@@ -64,19 +71,21 @@ export class SegmentReader {
         entry = await this.frameAt(segment);
       }
       // Dropped (drop-oldest) while reading, or acknowledged by an earlier process: not to be read.
-      if (segment.deleted || inRuns(segment.acked, entry.id)) continue;
-      const size = entry.Data.byteLength + Buffer.byteLength(entry.PartitionKey);
+      if (segment.deleted || (segment.acked.length > 0 && inRuns(segment.acked, entry.id))) continue;
+      // Key and data bytes, from the frame's size (the hash key's digits are ASCII): no UTF-8 count.
+      const size = this.offset - this.rewind - FRAME_OVERHEAD_BYTES - (entry.ExplicitHashKey?.length ?? 0);
       if (out.length > 0 && bytes + size > maxBytes) {
         this.offset = this.rewind;
         break;
       }
       bytes += size;
-      out.push({ entry, segment });
+      out.push(entry);
+      segments.push(segment);
       if (kept !== undefined) this.fromMemory++;
       else this.fromDisk++;
     }
     if (this.segment !== undefined) this.tail.forget(this.segment, this.offset);
-    return out;
+    return { entries: out, segments };
   }
 
   /** Whether an unread entry may be there now (cheap; `read` decides). */

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { AckLog } from './ack-log.js';
 import { SpoolError, SpoolFullError } from './errors.js';
 import { measureRecord, type SpoolEntry, type SpoolRecord } from './format.js';
+import { InFlight } from './in-flight.js';
 import { acquireLock } from './lock.js';
 import { Layout } from './layout.js';
 import { SegmentReader } from './reader.js';
@@ -37,7 +38,7 @@ interface Waiting {
 export class Spool {
   private readonly layout: Layout;
   private readonly waiting = new Fifo<Waiting>();
-  private readonly inFlight = new Map<number, Segment>();
+  private readonly inFlight = new InFlight();
   private readonly writer: SegmentWriter;
   private readonly reader: SegmentReader;
   private readonly acks: AckLog;
@@ -145,9 +146,9 @@ export class Spool {
     const read = this.reading.then(async () => {
       if (this.failure !== undefined) throw this.failure;
       if (this.closing !== undefined) throw closedError();
-      const entries = await this.reader.read(maxEntries, maxBytes);
-      for (const { entry, segment } of entries) this.inFlight.set(entry.id, segment);
-      return entries.map((e) => e.entry);
+      const { entries, segments } = await this.reader.read(maxEntries, maxBytes);
+      for (let i = 0; i < entries.length; i++) this.inFlight.add(segments[i], entries[i].id);
+      return entries;
     });
     this.reading = read.catch((e: unknown) => {
       if (!(e instanceof SpoolError && e.code === 'SPOOL_CLOSED')) this.fail(e);
@@ -170,10 +171,8 @@ export class Spool {
     if (this.closing !== undefined) return Promise.reject(closedError());
     const emptied = new Set<Segment>();
     for (const id of ids) {
-      const segment = this.inFlight.get(id);
-      if (segment === undefined) continue;
-      this.inFlight.delete(id);
-      if (segment.deleted) continue;
+      const segment = this.inFlight.take(id);
+      if (segment === undefined || segment.deleted) continue;
       segment.pending--;
       this.counts.ackedEntries++;
       this.acks.add(segment, id);
