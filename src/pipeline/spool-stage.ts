@@ -27,12 +27,15 @@ export interface SpoolStageOptions<T> {
   metrics: MetricsRecorder | undefined;
 }
 
-interface Staged<T> {
+/**
+ * An item waiting to be appended; it is the record handed to the spool (no copy of the record per item:
+ * one object instead of two, and no array of records per append — measured with `--cpu-prof`).
+ */
+interface Staged<T> extends SpoolRecord {
   readonly item: T;
-  readonly record: SpoolRecord;
   readonly bytes: number;
   /** The `put()` waiting for this item to be durable, if any. */
-  durable?: Receipt;
+  readonly durable: Receipt | undefined;
 }
 
 /** Records per append call: big enough for group commit to pay, small enough never to be APPEND_TOO_LARGE. */
@@ -143,9 +146,15 @@ export class SpoolStage<T> {
     const o = this.options;
     const n = this.staged.length;
     if (n >= o.maxBufferedRecords || (n > 0 && this.stagedBytes + bytes > o.maxBufferedBytes)) return 'full';
-    const record: SpoolRecord = { PartitionKey: entry.PartitionKey, Data: entry.Data };
-    if (entry.ExplicitHashKey !== undefined) record.ExplicitHashKey = entry.ExplicitHashKey;
-    this.staged.push({ item, record, bytes, durable: receipt });
+    // One shape whether or not there is a hash key, so the spool's encoder sees one hidden class.
+    this.staged.push({
+      PartitionKey: entry.PartitionKey,
+      ExplicitHashKey: entry.ExplicitHashKey,
+      Data: entry.Data,
+      item,
+      bytes,
+      durable: receipt,
+    });
     this.stagedBytes += bytes;
     this.appendStaged();
     return 'accepted';
@@ -260,7 +269,7 @@ export class SpoolStage<T> {
       }
       this.stagedBytes -= bytes;
       this.appending++;
-      spool.append(group.map((s) => s.record)).then(
+      spool.append(group).then(
         () => this.appended(group, undefined),
         (error: unknown) => this.appended(group, error),
       );
