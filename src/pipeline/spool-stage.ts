@@ -6,7 +6,7 @@ import type { SpoolOptions, SpoolRecord } from '../spool/index.js';
 import { Fifo } from './fifo.js';
 import type { Admission } from './admission.js';
 import { invalidItem, type PendingRecord } from './pending.js';
-import { describe, newReceipt, spooledRecordOf, type Receipt, type SpooledRecord } from './spooled-record.js';
+import { describe, newReceipt, type Receipt, type SpooledRecord } from './spooled-record.js';
 
 /** What the stage calls back in the producer: one call per edge, named after what it does there. */
 export interface SpoolStageNext<T> {
@@ -78,7 +78,6 @@ export class SpoolStage<T> {
   private acks: number[] = [];
   private stopped = false;
   private failed = false;
-  private firstNewId = Infinity;
   private flushes: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   /** Whether the last `unsent()` found nothing outside the spool: then a drain deadline may keep it all. */
   keptAll = false;
@@ -109,7 +108,6 @@ export class SpoolStage<T> {
     }).then(
       (spool) => {
         this.spool = spool;
-        this.firstNewId = spool.firstAppendId;
         if (spool.recoveredEntries > 0) metrics?.spool(stream, 'replayed', spool.recoveredEntries);
         if (this.stopped) return spool.close().then(() => undefined);
         void this.pump(spool);
@@ -325,7 +323,8 @@ export class SpoolStage<T> {
         }
         for (const entry of entries) {
           // Past the bounds if need be: the read was sized to fit (about: at least one entry comes back).
-          const pending = this.window.offer(spooledRecordOf(entry, this.firstNewId) as T, false);
+          // The entry is the SpooledRecord emitted (same fields, `replayed` set by the spool).
+          const pending = this.window.offer(entry satisfies SpooledRecord as T, false);
           if (pending !== 'full' && !(pending instanceof InvalidRecordError)) {
             this.next.route(pending);
           } else {

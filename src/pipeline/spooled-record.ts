@@ -1,4 +1,4 @@
-import { SpoolError, type SpoolEntry } from '../spool/index.js';
+import { SpoolError } from '../spool/index.js';
 
 /**
  * What the spool stage hands around: the record a spooled pipeline emits (public), and the receipt a
@@ -60,22 +60,6 @@ export function newReceipt(): Receipt {
   const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
   promise.catch(() => {});
   return { promise, resolve, reject };
-}
-
-/**
- * The record emitted for a spool entry; `replayed` when its id is below this process's first append.
- *
- * @example
- * ```ts
- * const record = spooledRecordOf({ id: 7, PartitionKey: 'k', Data: new Uint8Array(1) }, 10); // replayed
- * ```
- */
-export function spooledRecordOf(entry: SpoolEntry, firstNewId: number): SpooledRecord {
-  const { id, PartitionKey, ExplicitHashKey, Data } = entry;
-  const replayed = id < firstNewId;
-  return ExplicitHashKey === undefined
-    ? { id, PartitionKey, Data, replayed }
-    : { id, PartitionKey, ExplicitHashKey, Data, replayed };
 }
 
 /**

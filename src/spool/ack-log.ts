@@ -1,6 +1,7 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ackName, encodeAckHeader, encodeAcks } from './format.js';
+import { encodeAckHeader, encodeAcks } from './ack-format.js';
+import { ackName } from './format.js';
 import type { Segment } from './recover.js';
 import { writeAll } from './writer.js';
 
@@ -91,7 +92,7 @@ export class AckLog {
         handle = await open(join(this.directory, ackName(segment.name)), 'a');
         this.handles.set(segment, handle);
       }
-      const records = encodeAcks(Float64Array.from(ids).sort());
+      const records = encodeAcks(ids);
       const buf = segment.hasAckFile ? records : Buffer.concat([encodeAckHeader(), records]);
       segment.hasAckFile = true;
       await writeAll(handle, buf);

@@ -71,14 +71,21 @@ export interface SpoolRecord {
  */
 export interface SpoolEntry extends SpoolRecord {
   readonly id: number;
+  /**
+   * True when an earlier process appended it (its id is below this spool's `firstAppendId`). Set here so
+   * that the pipeline emits the entry as it is, with no copy per record.
+   */
+  readonly replayed: boolean;
 }
 
-function writeId(buf: Buffer, id: number, at: number): void {
+/** Writes an id as an unsigned 64-bit big-endian integer. */
+export function writeId(buf: Buffer, id: number, at: number): void {
   buf.writeUInt32BE(Math.floor(id / TWO_32), at);
   buf.writeUInt32BE(id >>> 0, at + 4);
 }
 
-function readId(buf: Buffer, at: number): number {
+/** Reads an id written by `writeId`. */
+export function readId(buf: Buffer, at: number): number {
   return buf.readUInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4);
 }
 
@@ -156,8 +163,11 @@ export type Decoded =
   /** Not a frame: wrong marker, impossible length or a checksum mismatch. */
   | { readonly kind: 'bad' };
 
-/** Decodes the frame at `at` from the bytes `buf[0, end)`; `Data` is a copy, so `buf` can be reused. */
-export function decodeFrame(buf: Buffer, at: number, end = buf.length): Decoded {
+/**
+ * Decodes the frame at `at` from the bytes `buf[0, end)`; `Data` is a copy, so `buf` can be reused. The
+ * entry is `replayed` when its id is below `firstAppendId` (by default, every entry found on disk).
+ */
+export function decodeFrame(buf: Buffer, at: number, end = buf.length, firstAppendId = Infinity): Decoded {
   if (end - at < FRAME_PREFIX_BYTES) {
     const have = buf.subarray(at, Math.min(end, at + MARK_BYTES.length));
     return MARK_BYTES.subarray(0, have.length).equals(have)
@@ -176,14 +186,20 @@ export function decodeFrame(buf: Buffer, at: number, end = buf.length): Decoded 
   const keyAt = at + FRAME_OVERHEAD_BYTES;
   const dataAt = keyAt + keyLength + hashKeyLength;
   if (dataAt > next) return { kind: 'bad' };
-  const entry: SpoolEntry = {
-    id: readId(buf, at + 12),
-    PartitionKey: buf.toString('utf8', keyAt, keyAt + keyLength),
-    ...(hashKeyField === 0
-      ? {}
-      : { ExplicitHashKey: buf.toString('utf8', keyAt + keyLength, keyAt + keyLength + hashKeyLength) }),
-    Data: Uint8Array.prototype.slice.call(buf, dataAt, next),
-  };
+  const id = readId(buf, at + 12);
+  const PartitionKey = buf.toString('utf8', keyAt, keyAt + keyLength);
+  const Data = Uint8Array.prototype.slice.call(buf, dataAt, next);
+  const replayed = id < firstAppendId;
+  const entry: SpoolEntry =
+    hashKeyField === 0
+      ? { id, PartitionKey, Data, replayed }
+      : {
+          id,
+          PartitionKey,
+          ExplicitHashKey: buf.toString('utf8', keyAt + keyLength, keyAt + keyLength + hashKeyLength),
+          Data,
+          replayed,
+        };
   return { kind: 'frame', entry, next };
 }
 
@@ -257,75 +273,6 @@ export function scanSegment(
     at = resume;
   }
   return { damaged, validEnd };
-}
-
-/** Ack records for ascending, distinct ids: one record per run of consecutive ids. */
-export function encodeAcks(sortedIds: Iterable<number>): Buffer {
-  const runs: [number, number][] = [];
-  for (const id of sortedIds) {
-    const last = runs[runs.length - 1];
-    if (last !== undefined && last[0] + last[1] === id) last[1]++;
-    else runs.push([id, 1]);
-  }
-  const buf = Buffer.allocUnsafe(runs.length * ACK_RECORD_BYTES);
-  runs.forEach(([first, count], i) => {
-    const at = i * ACK_RECORD_BYTES;
-    writeId(buf, first, at + 4);
-    buf.writeUInt32BE(count, at + 12);
-    buf.writeUInt32BE(crc32Of(buf, at + 4, at + ACK_RECORD_BYTES), at);
-  });
-  return buf;
-}
-
-/** An ack file header. */
-export function encodeAckHeader(): Buffer {
-  const buf = Buffer.alloc(ACK_HEADER_BYTES);
-  buf.writeUInt32BE(ACK_MAGIC, 0);
-  buf.writeUInt16BE(FORMAT_VERSION, 4);
-  return buf;
-}
-
-/**
- * The acked id runs of an ack file, merged and sorted as [first, end) pairs; how many records failed
- * their CRC (or the header its magic), skipped — a lost ack resends an entry, it never loses one; and the
- * bytes of a partial record or header at the end (a write the crash cut short).
- */
-export function decodeAcks(buf: Buffer): { runs: [number, number][]; damaged: number; tornBytes: number } {
-  if (buf.length < ACK_HEADER_BYTES) return { runs: [], damaged: 0, tornBytes: buf.length };
-  const raw: [number, number][] = [];
-  let damaged = buf.readUInt32BE(0) === ACK_MAGIC ? 0 : 1;
-  const whole =
-    ACK_HEADER_BYTES + Math.floor((buf.length - ACK_HEADER_BYTES) / ACK_RECORD_BYTES) * ACK_RECORD_BYTES;
-  for (let at = ACK_HEADER_BYTES; at < whole; at += ACK_RECORD_BYTES) {
-    if (crc32Of(buf, at + 4, at + ACK_RECORD_BYTES) !== buf.readUInt32BE(at)) {
-      damaged++;
-      continue;
-    }
-    const first = readId(buf, at + 4);
-    raw.push([first, first + buf.readUInt32BE(at + 12)]);
-  }
-  raw.sort((a, b) => a[0] - b[0]);
-  const runs: [number, number][] = [];
-  for (const run of raw) {
-    const last = runs[runs.length - 1];
-    if (last !== undefined && run[0] <= last[1]) last[1] = Math.max(last[1], run[1]);
-    else runs.push([...run]);
-  }
-  return { runs, damaged, tornBytes: buf.length - whole };
-}
-
-/** Whether `id` lies in one of the sorted [first, end) runs. */
-export function inRuns(runs: readonly (readonly [number, number])[], id: number): boolean {
-  let lo = 0;
-  let hi = runs.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const [first, end] = runs[mid];
-    if (id < first) hi = mid - 1;
-    else if (id >= end) lo = mid + 1;
-    else return true;
-  }
-  return false;
 }
 
 /** A segment's file name: its first id, zero-padded so names sort like ids. */

@@ -1,13 +1,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { inRuns } from './ack-format.js';
 import { SpoolError } from './errors.js';
-import {
-  decodeFrame,
-  FRAME_OVERHEAD_BYTES,
-  inRuns,
-  SEGMENT_HEADER_BYTES,
-  type SpoolEntry,
-} from './format.js';
+import { decodeFrame, FRAME_OVERHEAD_BYTES, SEGMENT_HEADER_BYTES, type SpoolEntry } from './format.js';
 import { complete, type Segment } from './recover.js';
 import { Tail } from './tail.js';
 
@@ -40,6 +35,8 @@ export class SegmentReader {
     private readonly directory: string,
     private readonly segments: () => readonly Segment[],
     private readonly windowBytes: number,
+    /** Entries below it were appended by an earlier process (`SpoolEntry.replayed`). */
+    private readonly firstAppendId: number,
   ) {
     this.tail = new Tail(windowBytes);
   }
@@ -138,7 +135,7 @@ export class SegmentReader {
       const from = this.offset - this.windowAt;
       if (from < 0 || from >= this.windowLength) await this.load(segment, needed);
       const end = Math.min(this.windowLength, segment.readable - this.windowAt);
-      const decoded = decodeFrame(this.window, this.offset - this.windowAt, end);
+      const decoded = decodeFrame(this.window, this.offset - this.windowAt, end, this.firstAppendId);
       if (decoded.kind === 'frame') {
         this.rewind = this.offset;
         this.offset = this.windowAt + decoded.next;

@@ -1,12 +1,11 @@
 import { readdir, readFile, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { decodeAcks, inRuns } from './ack-format.js';
 import { SpoolError } from './errors.js';
 import {
   ACK_RECORD_BYTES,
   ackName,
-  decodeAcks,
   FORMAT_VERSION,
-  inRuns,
   parseSegmentName,
   scanSegment,
   SEGMENT_HEADER_BYTES,

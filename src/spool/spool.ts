@@ -73,7 +73,12 @@ export class Spool {
     this.recoveredEntries = recovered.entries;
     this.firstAppendId = recovered.nextId;
     this.writer = new SegmentWriter(options.directory, options.fsync, () => this.written());
-    this.reader = new SegmentReader(options.directory, () => this.layout.segments, options.readWindowBytes);
+    this.reader = new SegmentReader(
+      options.directory,
+      () => this.layout.segments,
+      options.readWindowBytes,
+      recovered.nextId,
+    );
     this.acks = new AckLog(options.directory);
     if (options.fsync === 'interval') {
       this.timer = setInterval(() => {

@@ -38,8 +38,8 @@ export class Tail {
     const { PartitionKey, ExplicitHashKey, Data } = record;
     const entry: SpoolEntry =
       ExplicitHashKey === undefined
-        ? { id, PartitionKey, Data }
-        : { id, PartitionKey, ExplicitHashKey, Data };
+        ? { id, PartitionKey, Data, replayed: false }
+        : { id, PartitionKey, ExplicitHashKey, Data, replayed: false };
     this.kept.push({ segment, offset, size, entry });
     this.bytes += size;
   }
