@@ -234,8 +234,15 @@ export function validateRecord<T>(
   item: T,
   limits: RecordLimits,
 ): { entry: PreparedRecord['entry']; bytes: number; hashKey: bigint | undefined } {
-  return prepareRecordAs(item, limits, (entry, bytes, hashKey) => ({ entry, bytes, hashKey }));
+  return prepareRecordAs(item, limits, validated);
 }
+
+// Module-level: an arrow in the call allocated a closure per record (the spool stage validates each item).
+const validated = (entry: PreparedRecord['entry'], bytes: number, hashKey: bigint | undefined) => ({
+  entry,
+  bytes,
+  hashKey,
+});
 
 function fail(item: unknown, reason: InvalidRecordReason, message: string): never {
   throw new InvalidRecordError(reason, message, item);
