@@ -146,6 +146,8 @@ const FILE_LOCALS: Record<string, Record<string, string>> = {
   'src/testing/codecs.ts': { request: "import('../src/testing/server.js').AnyRequest" },
   // What a spool stores, not limiter settings.
   'src/spool/errors.ts': { records: "readonly import('../src/spool/index.js').SpoolRecord[]" },
+  // A segment's bookkeeping, which the spool makes (never public).
+  'src/spool/in-flight.ts': { segment: "import('../src/spool/recover.js').Segment" },
   // Each command's own seams (stdin/stdout/env, signals).
   'src/cli/emulator.ts': { io: "import('../src/cli/emulator.js').EmulatorIo" },
   'src/cli/put.ts': { io: "import('../src/cli/put.js').PutIo" },
