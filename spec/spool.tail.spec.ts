@@ -59,6 +59,8 @@ describe('spool: appended entries handed over from memory', () => {
     expect(entries.map((e) => e.id)).to.deep.equal([...old, ...ids]);
     // The leftovers were never in this process's memory; the new ones were kept while the reader lagged.
     expect(spool.stats()).to.include({ readFromMemory: 10, readFromDisk: 20 });
+    // `replayed` names the earlier process's entries (what the pipeline emits as they are).
+    expect(entries.map((e) => e.replayed)).to.deep.equal([...old.map(() => true), ...ids.map(() => false)]);
     await spool.close();
   });
 
@@ -72,6 +74,8 @@ describe('spool: appended entries handed over from memory', () => {
     const { readFromMemory, readFromDisk } = spool.stats();
     expect(readFromMemory).to.be.within(1, 4096 / 100);
     expect(readFromDisk).to.equal(300 - readFromMemory);
+    // This process's entries, from memory or from disk: none is replayed.
+    expect(entries.every((e) => e.replayed === false)).to.equal(true);
     await spool.close();
   });
 
