@@ -1,7 +1,7 @@
 /**
  * ShardLanes on its own, with real shard limiters in virtual time: a lane tells the limiters whether an
- * admission continues its backlog (records were queued behind the previous chunk: the quota accrued between
- * two chunks is then all the shard's) or not (an empty lane, a trickle: the bucket stops at its capacity).
+ * admission continues its backlog (the quota accrued between two chunks is then all the shard's) or follows
+ * an empty lane (an idle shard's bucket stops at its capacity).
  */
 import { expect } from 'chai';
 import { ShardLimiters } from '../../src/limits/shard-limiter.js';
@@ -23,7 +23,7 @@ class Recording extends ShardLimiters {
 }
 
 describe('ShardLanes (stage)', () => {
-  it('admits a backlog chunk by chunk as one backlog; a chunk that emptied the lane is followed afresh', async () => {
+  it('admits a backlog chunk by chunk as one backlog, and the first chunk after an empty lane as idle', async () => {
     await withVirtualTime(async (scheduler) => {
       // 100 records/s in buckets of 10 (100 ms).
       const limiters = new Recording({
@@ -45,14 +45,12 @@ describe('ShardLanes (stage)', () => {
         [110, 10],
         [150, 4],
       ]);
-      // The first chunk had nothing behind it when it was taken (the others came while it was admitted): the
-      // second starts afresh. The second and third had records queued behind them: a backlog.
-      expect(limiters.flags).to.deep.equal([false, false, true, true]);
+      expect(limiters.flags).to.deep.equal([false, true, true, true]);
       // The lane ran empty: its next record is the start of a new backlog.
       await scheduler.advance(1000);
       lanes.push(pending(item(25)));
       await scheduler.runUntil(() => admitted.length === 5);
-      expect(limiters.flags).to.deep.equal([false, false, true, true, false]);
+      expect(limiters.flags).to.deep.equal([false, true, true, true, false]);
       lanes.close();
       await limiters.close();
       expect(scheduler.pending).to.equal(0);

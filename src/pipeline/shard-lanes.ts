@@ -164,17 +164,14 @@ export class ShardLanes<T> {
   }
 
   private async admitAll(lane: Lane<T>): Promise<void> {
-    // An admission continues a backlog when records were already queued behind the previous chunk while it
-    // waited: the shard's tokens accrued since are then all its own (see admit). The first chunk of a pump
-    // follows an empty lane, and a chunk that emptied the lane (a trickle, not a backlog) leaves the next
-    // one to start afresh: a quiet shard's bucket stops at its capacity.
+    // The first admission of a pump follows an empty lane; each later one follows its predecessor straight
+    // away with records waiting, so the shard's tokens accrued meanwhile are all its own (see admit).
     let backlogged = false;
     while (!this.closed && lane.retries.length + lane.fresh.length > 0) {
       const before = lane.retries.length + lane.fresh.length;
       const chunk = this.takeChunk(lane);
-      const behind = lane.retries.length + lane.fresh.length;
       lane.admitting = chunk;
-      lane.admittingRecords = before - behind;
+      lane.admittingRecords = before - (lane.retries.length + lane.fresh.length);
       const bytes = this.chunkBytes;
       try {
         await this.limiters.admit(lane.shardId, chunk.length, bytes, backlogged);
@@ -184,7 +181,7 @@ export class ShardLanes<T> {
       }
       if (this.closed || lane.admitting !== chunk) return;
       lane.admitting = undefined;
-      backlogged = behind > 0;
+      backlogged = true;
       this.queued -= lane.admittingRecords;
       this.onAdmitted(chunk);
     }
