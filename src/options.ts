@@ -179,11 +179,7 @@ export interface ProducerSettings<T = KinesisRecordInput, A extends boolean = fa
   shardRecordsPerSecond?: number;
   /** Per-shard bytes/s admitted (`Infinity` turns the limit off). Default 1 MiB. */
   shardBytesPerSecond?: number;
-  /**
-   * How much a quiet shard may burst, as milliseconds of its rate. Default 100 ms. A shard with records
-   * waiting whose writes fell behind its rate (the event loop was blocked) catches up on what it missed,
-   * up to one second of its rate, as Kinesis's own burst allows.
-   */
+  /** How much a quiet shard may burst, as milliseconds of its rate. Default 100 ms. */
   shardBurstMs?: number;
   /**
    * `'per-key'` keeps records of one partition key (or ExplicitHashKey) in source order even across
