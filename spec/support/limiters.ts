@@ -20,20 +20,18 @@ export function recordsLimiter(
 
 /**
  * Admits `weights` one after another on a shard, as a shard lane does, and resolves with the virtual time
- * of each admission. `backlogged`: each admission after the first continues the backlog, as in a lane
- * whose queue never ran empty.
+ * of each admission.
  */
 export async function admitInTurn(
   scheduler: VirtualScheduler,
   limiters: ShardLimiters,
   shardId: string,
   weights: readonly number[],
-  backlogged = false,
 ): Promise<number[]> {
   const times: number[] = [];
   void (async () => {
-    for (const [i, w] of weights.entries()) {
-      await limiters.admit(shardId, w, 1, backlogged && i > 0);
+    for (const w of weights) {
+      await limiters.admit(shardId, w, 1);
       times.push(scheduler.now());
     }
   })();

@@ -39,15 +39,9 @@ class Dimension {
 
   /**
    * Resolves once `weight` tokens are taken from the shard's bucket, or with `consume` false, once they are
-   * there (leaving them in the bucket). `backlogged`: see {@link TokenBucket.refill}.
+   * there (leaving them in the bucket).
    */
-  async take(
-    shardId: string,
-    weight: number,
-    timers: Set<Subscription>,
-    consume = true,
-    backlogged = false,
-  ): Promise<void> {
+  async take(shardId: string, weight: number, timers: Set<Subscription>, consume = true): Promise<void> {
     if (!this.group) return;
     // An admission can outlive close(): ShardLimiters.admit takes the bytes, then the records, then the
     // bytes again, and a shard's first admission makes its limiters only then. Made after close(), a
@@ -58,7 +52,7 @@ class Dimension {
     const { limiter, bucket } = entry;
     const admitted = Math.min(weight, this.capacity);
     const topUp = (lateMs = 0) => {
-      const added = bucket.refill(this.scheduler.now(), lateMs, backlogged);
+      const added = bucket.refill(this.scheduler.now(), lateMs);
       if (added > 0) bump(limiter, added);
     };
     topUp();
@@ -275,21 +269,15 @@ export class ShardLimiters {
     return { records: this.records.capacity, bytes: Math.max(1, Math.floor(this.bytes.capacity / 2)) };
   }
 
-  /**
-   * Resolves once the shard's buckets have given `records` and `bytes` tokens. `backlogged`: this admission
-   * follows the shard's previous one straight away (its records were queued meanwhile), so the tokens that
-   * accrued in between are all its own, up to one second's worth, even past the burst capacity: a blocked
-   * event loop then delays the shard's writes but does not lose its quota. An admission after the shard's
-   * queue ran empty passes false: an idle shard's bucket stops at its capacity, keeping writes smooth.
-   */
-  async admit(shardId: string, records: number, bytes: number, backlogged = false): Promise<void> {
+  /** Resolves once the shard's buckets have given `records` and `bytes` tokens. */
+  async admit(shardId: string, records: number, bytes: number): Promise<void> {
     // Shared: Redis admits, unless it is lost (then, and for the rest of the run, the local buckets do).
     if (this.shared && (await this.shared.admit(shardId, records, bytes))) return;
     // Wait for the bytes before taking the records: records taken while the bytes are still short would be
     // sent only later, after their own bucket refilled meanwhile, and arrive together with the next ones.
-    await this.bytes.take(shardId, bytes, this.timers, false, backlogged);
-    await this.records.take(shardId, records, this.timers, true, backlogged);
-    await this.bytes.take(shardId, bytes, this.timers, true, backlogged);
+    await this.bytes.take(shardId, bytes, this.timers, false);
+    await this.records.take(shardId, records, this.timers);
+    await this.bytes.take(shardId, bytes, this.timers);
   }
 
   /**

@@ -164,9 +164,6 @@ export class ShardLanes<T> {
   }
 
   private async admitAll(lane: Lane<T>): Promise<void> {
-    // The first admission of a pump follows an empty lane; each later one follows its predecessor straight
-    // away with records waiting, so the shard's tokens accrued meanwhile are all its own (see admit).
-    let backlogged = false;
     while (!this.closed && lane.retries.length + lane.fresh.length > 0) {
       const before = lane.retries.length + lane.fresh.length;
       const chunk = this.takeChunk(lane);
@@ -174,14 +171,13 @@ export class ShardLanes<T> {
       lane.admittingRecords = before - (lane.retries.length + lane.fresh.length);
       const bytes = this.chunkBytes;
       try {
-        await this.limiters.admit(lane.shardId, chunk.length, bytes, backlogged);
+        await this.limiters.admit(lane.shardId, chunk.length, bytes);
       } catch {
         // Only a closing limiter rejects; drain() reports the chunk.
         return;
       }
       if (this.closed || lane.admitting !== chunk) return;
       lane.admitting = undefined;
-      backlogged = true;
       this.queued -= lane.admittingRecords;
       this.onAdmitted(chunk);
     }
