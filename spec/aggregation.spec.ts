@@ -35,9 +35,8 @@ function pending(input: KinesisRecordInput, shardId = 'shard'): PendingRecord<Ki
     acceptedAt: 0,
     firstSentAt: undefined,
     shardId,
-    live: false,
     seq: 0,
-    slot: 0,
+    slot: -1,
   };
 }
 

@@ -110,9 +110,8 @@ export function pending<T extends Item>(item: T, acceptedAt = 0): PendingRecord<
     attempts: 0,
     firstSentAt: undefined,
     shardId: 'shardId-000000000000',
-    live: false,
     seq: 0,
-    slot: 0,
+    slot: -1,
   };
 }
 

@@ -21,9 +21,9 @@ export interface PendingRecord<T> {
   firstSentAt: number | undefined;
   /** The shard it was routed to for the current attempt. */
   shardId: string;
-  /** Whether it is in the producer's live records (see LiveRecords), its place in acceptance order there, and its slot. */
-  live: boolean;
+  /** Its place in acceptance order among the producer's live records (see LiveRecords). */
   seq: number;
+  /** Its slot there; -1 while not live (not yet added, or final). */
   slot: number;
 }
 
@@ -72,9 +72,8 @@ class Pending<T> implements PendingRecord<T>, PreparedRecord {
   attempts = 0;
   firstSentAt: number | undefined = undefined;
   shardId = '';
-  live = false;
   seq = 0;
-  slot = 0;
+  slot = -1;
 
   constructor(
     readonly item: T,
