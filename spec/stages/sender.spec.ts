@@ -204,4 +204,27 @@ describe('Sender (stage)', () => {
     sender.enqueue([rec(3)]);
     expect(fake.calls).to.have.length(2);
   });
+
+  it('cancel() drops the deadlines of requests whose client ignores the abort: no timer left (control: one per request before)', async () => {
+    await withVirtualTime(async (scheduler) => {
+      const requests: unknown[] = [];
+      // A client that never settles, even when aborted (a stalled peer behind a handler that ignores signals).
+      const client = {
+        send: (command: unknown) => (requests.push(command), new Promise<never>(() => {})),
+      } as unknown as KinesisClient;
+      const deadlines = { requestTimeoutMs: 6_000, minUploadBytesPerSecond: 256 * 1024, scheduler };
+      const noop = () => {};
+      const sender = new Sender<Item>(client, { StreamName: 's' }, 2, deadlines, () => scheduler.now(), {
+        response: noop,
+        requestError: noop,
+        idle: noop,
+      });
+      sender.enqueue([rec(0)]);
+      sender.enqueue([rec(1)]);
+      expect(requests).to.have.length(2);
+      expect(scheduler.pending).to.equal(2); // the control: each request's deadline
+      sender.cancel();
+      expect(scheduler.pending).to.equal(0);
+    });
+  });
 });

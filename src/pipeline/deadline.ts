@@ -78,9 +78,20 @@ export class Deadline {
     readonly ms: number,
   ) {
     setMaxListeners(Infinity, this.controller.signal);
-    this.onParentAbort = () => this.controller.abort(parent.reason);
-    if (parent.aborted) this.controller.abort(parent.reason);
-    else parent.addEventListener('abort', this.onParentAbort, { once: true });
+    // Cancelled with the pipeline, a request needs no deadline: its timer goes at once. Left to fire, it
+    // kept the destroyed pipeline reachable (through the abort reason's captured stack) for up to the
+    // deadline whenever the request itself never settled: 200,000 buffered records held 6 s after an
+    // unsubscribe (bench scenario 16, a client that never answers), and a timer left behind.
+    this.onParentAbort = () => {
+      this.timer.unsubscribe();
+      this.controller.abort(parent.reason);
+    };
+    if (parent.aborted) {
+      this.controller.abort(parent.reason);
+      this.timer = Subscription.EMPTY;
+      return;
+    }
+    parent.addEventListener('abort', this.onParentAbort, { once: true });
     // `requestTimeoutMs: Infinity` turns deadlines off (a timer of Infinity ms would fire at once).
     this.timer = Number.isFinite(ms)
       ? scheduler.schedule(() => {
