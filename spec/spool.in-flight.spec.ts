@@ -6,23 +6,9 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { InFlight } from '../src/spool/in-flight.js';
-import type { Segment } from '../src/spool/recover.js';
+import { newSegment, type Segment } from '../src/spool/recover.js';
 
-const segment = (firstId: number, lastId: number): Segment => ({
-  name: `seg-${firstId}`,
-  firstId,
-  lastId,
-  bytes: 0,
-  written: 0,
-  readable: 0,
-  pending: 0,
-  sealed: false,
-  skips: new Map(),
-  acked: [],
-  hasAckFile: false,
-  recovered: false,
-  deleted: false,
-});
+const segment = (firstId: number, lastId: number): Segment => ({ ...newSegment(firstId), lastId });
 
 type Step = { kind: 'read'; n: number; skip: number } | { kind: 'ack'; picks: number[] } | { kind: 'seal' };
 

@@ -1,5 +1,5 @@
-import { encodeFrameAt, SEGMENT_HEADER_BYTES, segmentName, type SpoolRecord } from './format.js';
-import type { Segment } from './recover.js';
+import { encodeFrameAt, SEGMENT_HEADER_BYTES, type SpoolRecord } from './format.js';
+import { newSegment, type Segment } from './recover.js';
 import type { WriteJob } from './writer.js';
 
 /**
@@ -102,21 +102,7 @@ export class Layout {
   }
 
   private start(): Segment {
-    const segment: Segment = {
-      name: segmentName(this.nextId),
-      firstId: this.nextId,
-      lastId: this.nextId - 1,
-      bytes: SEGMENT_HEADER_BYTES,
-      written: 0,
-      readable: 0,
-      pending: 0,
-      sealed: false,
-      skips: new Map(),
-      acked: [],
-      hasAckFile: false,
-      recovered: false,
-      deleted: false,
-    };
+    const segment = newSegment(this.nextId);
     this.usedBytes += SEGMENT_HEADER_BYTES;
     this.segments.push(segment);
     this.active = segment;

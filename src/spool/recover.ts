@@ -9,6 +9,7 @@ import {
   parseSegmentName,
   scanSegment,
   SEGMENT_HEADER_BYTES,
+  segmentName,
   segmentVersion,
 } from './format.js';
 
@@ -69,6 +70,33 @@ export interface Segment {
   /** Found at open: never written again; its readable end is its last valid frame. */
   readonly recovered: boolean;
   deleted: boolean;
+}
+
+/**
+ * A new, empty segment starting at `firstId`: what the writer opens next (recovered ones come from
+ * {@link recover}).
+ *
+ * @example
+ * ```ts
+ * const segment = newSegment(1); // seg name for id 1, lastId 0, header bytes only
+ * ```
+ */
+export function newSegment(firstId: number): Segment {
+  return {
+    name: segmentName(firstId),
+    firstId,
+    lastId: firstId - 1,
+    bytes: SEGMENT_HEADER_BYTES,
+    written: 0,
+    readable: 0,
+    pending: 0,
+    sealed: false,
+    skips: new Map(),
+    acked: [],
+    hasAckFile: false,
+    recovered: false,
+    deleted: false,
+  };
 }
 
 /** Whether every frame of a segment is written and readable: a reader can leave it, drop-oldest can drop it. */
