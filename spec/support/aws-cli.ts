@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireTool } from './required-tool.js';
 
 /** What the CLI prints: untyped JSON, whose every field a spec reads it asserts on. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -26,14 +27,10 @@ export const AWS_CLI_BINARY = process.env.AWS_CLI ?? '/usr/bin/aws';
  * ```
  */
 export function awsCliAvailable(context: Mocha.Context): boolean {
-  if (existsSync(AWS_CLI_BINARY)) return true;
-  const why = `aws not installed at ${AWS_CLI_BINARY} (apt-get install awscli)`;
-  if (process.env.CI) throw new Error(`${why}: CI must run the AWS CLI specs (.ci/run installs it)`);
-  console.warn(`\n  ************************************************************`);
-  console.warn(`  SKIPPED: ${why}`);
-  console.warn(`  ************************************************************\n`);
-  context.skip();
-  return false;
+  const missing = existsSync(AWS_CLI_BINARY)
+    ? undefined
+    : `aws not installed at ${AWS_CLI_BINARY} (apt-get install awscli)`;
+  return requireTool(context, missing, 'the AWS CLI specs');
 }
 
 /**

@@ -1,5 +1,6 @@
 /** The specs' mosquitto lives in examples/support (the MQTT bridge example starts one too). */
 import { mosquittoMissing } from '../../examples/support/mosquitto.js';
+import { requireTool } from './required-tool.js';
 
 export * from '../../examples/support/mosquitto.js';
 
@@ -15,12 +16,5 @@ export * from '../../examples/support/mosquitto.js';
  * ```
  */
 export function mosquittoAvailable(context: Mocha.Context): boolean {
-  const why = mosquittoMissing();
-  if (why === undefined) return true;
-  if (process.env.CI) throw new Error(`${why}: CI must run the MQTT specs (.ci/run installs it)`);
-  console.warn(`\n  ************************************************************`);
-  console.warn(`  SKIPPED: ${why}`);
-  console.warn(`  ************************************************************\n`);
-  context.skip();
-  return false;
+  return requireTool(context, mosquittoMissing(), 'the MQTT specs');
 }
