@@ -119,14 +119,13 @@ export class ShardLanes<T> {
    * The next admission: records up to one bucket's worth (the limiters' `maxChunk`), counted as the Kinesis
    * records they are sent as — so with aggregation, a bucket admits aggregates, not user records.
    */
-  private takeChunk(lane: Lane<T>): Outgoing<T>[] {
+  private takeChunk(lane: Lane<T>): { chunk: Outgoing<T>[]; bytes: number } {
     const { records: maxRecords, bytes: maxBytes } = this.limiters.maxChunk;
     if (this.aggregation) {
-      const packed = packChunk([lane.retries, lane.fresh], this.aggregation, maxRecords, maxBytes);
-      let sum = 0;
-      for (let i = 0; i < packed.length; i++) sum += packed[i].record.bytes;
-      this.chunkBytes = sum;
-      return packed;
+      const chunk = packChunk([lane.retries, lane.fresh], this.aggregation, maxRecords, maxBytes);
+      let bytes = 0;
+      for (let i = 0; i < chunk.length; i++) bytes += chunk[i].record.bytes;
+      return { chunk, bytes };
     }
     const chunk: PendingRecord<T>[] = [];
     let bytes = 0;
@@ -134,20 +133,13 @@ export class ShardLanes<T> {
     for (let q = 0; q < 2; q++) {
       const queue = q === 0 ? lane.retries : lane.fresh;
       for (let next = queue.peek(); next && chunk.length < maxRecords; next = queue.peek()) {
-        if (chunk.length > 0 && bytes + next.record.bytes > maxBytes) {
-          this.chunkBytes = bytes;
-          return chunk;
-        }
+        if (chunk.length > 0 && bytes + next.record.bytes > maxBytes) return { chunk, bytes };
         bytes += next.record.bytes;
         chunk.push(queue.shift()!);
       }
     }
-    this.chunkBytes = bytes;
-    return chunk;
+    return { chunk, bytes };
   }
-
-  /** The bytes of the chunk `takeChunk` returned last. */
-  private chunkBytes = 0;
 
   private async pump(lane: Lane<T>): Promise<void> {
     lane.pumping = true;
@@ -166,10 +158,9 @@ export class ShardLanes<T> {
   private async admitAll(lane: Lane<T>): Promise<void> {
     while (!this.closed && lane.retries.length + lane.fresh.length > 0) {
       const before = lane.retries.length + lane.fresh.length;
-      const chunk = this.takeChunk(lane);
+      const { chunk, bytes } = this.takeChunk(lane);
       lane.admitting = chunk;
       lane.admittingRecords = before - (lane.retries.length + lane.fresh.length);
-      const bytes = this.chunkBytes;
       try {
         await this.limiters.admit(lane.shardId, chunk.length, bytes);
       } catch {
