@@ -15,7 +15,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { virtualProgram } from './virtual-program.js';
+import { CONSUMER_OPTIONS, virtualProgram } from './virtual-program.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -306,17 +306,7 @@ function importsOf(file: string): Map<string, string> {
   return found;
 }
 
-const OPTIONS: ts.CompilerOptions = {
-  target: ts.ScriptTarget.ES2022,
-  lib: ['lib.es2024.d.ts'],
-  module: ts.ModuleKind.NodeNext,
-  moduleResolution: ts.ModuleResolutionKind.NodeNext,
-  types: ['node'],
-  strict: true,
-  esModuleInterop: true,
-  skipLibCheck: true,
-  noEmit: true,
-};
+const OPTIONS: ts.CompilerOptions = { ...CONSUMER_OPTIONS, esModuleInterop: true };
 
 /**
  * Type-checks `examples` (default: every one in src/) and returns their errors, each located in src/.

@@ -6,6 +6,21 @@
 import ts from 'typescript';
 
 /**
+ * The compiler options every type-checking harness here uses (the examples, the type fixtures): strict
+ * TypeScript as a consumer on Node's ESM resolution sees the package.
+ */
+export const CONSUMER_OPTIONS: ts.CompilerOptions = {
+  target: ts.ScriptTarget.ES2022,
+  lib: ['lib.es2024.d.ts'],
+  module: ts.ModuleKind.NodeNext,
+  moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  types: ['node'],
+  strict: true,
+  skipLibCheck: true,
+  noEmit: true,
+};
+
+/**
  * Compiles `files` (absolute path → text) with `options`; every other file comes from disk.
  *
  * @example

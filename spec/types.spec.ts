@@ -10,19 +10,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import ts from 'typescript';
-import { virtualProgram } from '../scripts/virtual-program.js';
+import { CONSUMER_OPTIONS, virtualProgram } from '../scripts/virtual-program.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'types');
-const OPTIONS: ts.CompilerOptions = {
-  target: ts.ScriptTarget.ES2022,
-  lib: ['lib.es2024.d.ts'],
-  module: ts.ModuleKind.NodeNext,
-  moduleResolution: ts.ModuleResolutionKind.NodeNext,
-  types: ['node'],
-  strict: true,
-  skipLibCheck: true,
-  noEmit: true,
-};
+const OPTIONS = CONSUMER_OPTIONS;
 
 /** Diagnostics of `files` (path → text), as `line: message` (1-based lines). */
 function diagnose(files: Map<string, string>): Map<string, string[]> {
