@@ -263,6 +263,19 @@ const LINGER_MS = args['linger-ms'] === undefined ? undefined : Number(args['lin
 const TOPIC = process.env.MQTT_TOPIC ?? 'sensors/+/readings';
 const CLIENT_ID = process.env.MQTT_CLIENT_ID ?? 'rx-kinesis-bridge';
 
+/** This run's bridge, from its command line: the broker, the stream and the spool vary by mode. */
+const bridgeFor = (url: string, client: KinesisClient, streamName: string, spool: string | undefined) =>
+  startBridge({
+    url,
+    topic: TOPIC,
+    clientId: CLIENT_ID,
+    client,
+    streamName,
+    ack: ACK,
+    spool,
+    lingerMs: LINGER_MS,
+  });
+
 if (args['bridge-only']) await runBridgeOnly();
 else await runExample();
 
@@ -282,16 +295,7 @@ async function runBridgeOnly(): Promise<void> {
     process.exit(2);
   }
   const client = new KinesisClient({});
-  const bridge = await startBridge({
-    url,
-    topic: TOPIC,
-    clientId: CLIENT_ID,
-    client,
-    streamName,
-    ack: ACK,
-    spool: SPOOL,
-    lingerMs: LINGER_MS,
-  });
+  const bridge = await bridgeFor(url, client, streamName, SPOOL);
   console.log(`READY ${process.pid}`);
   let last = '';
   const progress = setInterval(() => {
@@ -331,16 +335,7 @@ async function runExample(): Promise<void> {
       `${emu ? ` on the emulator ${emu.endpoint}` : ''}; ${DEVICES} devices × ${READINGS} readings, ack ${ACK}` +
       `${spool ? `, spool ${spool}${tempSpool ? ' (temp)' : ''}` : ', no spool'}`,
   );
-  const bridge = await startBridge({
-    url,
-    topic: TOPIC,
-    clientId: CLIENT_ID,
-    client,
-    streamName,
-    ack: ACK,
-    spool,
-    lingerMs: LINGER_MS,
-  });
+  const bridge = await bridgeFor(url, client, streamName, spool);
 
   // The fleet: one MQTT connection, each device publishing its readings at QoS 1 in turn. A reading counts
   // as published once the broker acknowledged it: from then on it is the broker's and the bridge's.
