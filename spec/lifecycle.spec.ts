@@ -139,6 +139,28 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
     return s;
   });
 
+/** A scenario that ends by itself: the source completes, nothing fails, nobody unsubscribes. */
+const completing = (api: Scenario['api']): Scenario => ({
+  items: 40,
+  chunk: 10,
+  gapMs: 2,
+  sourceEnd: 'complete',
+  unsubscribeAtMs: undefined,
+  unsubscribeInNext: undefined,
+  latencyMs: 3,
+  recordFailureRate: 0,
+  requestErrorRate: 0,
+  fatalAt: -1,
+  retryBaseDelayMs: 1,
+  shardRecordsPerSecond: Infinity,
+  lingerMs: 5,
+  maxInFlightRequests: 4,
+  maxBufferedRecords: 200_000,
+  ordering: 'none',
+  api,
+  seed: 1,
+});
+
 /** Items `chunk` at a time, `gapMs` apart (real timers, cleared on unsubscribe), then ends as told. */
 function sourceOf(items: readonly Item[], s: Scenario): Observable<Item> {
   return new Observable<Item>((subscriber) => {
@@ -368,7 +390,26 @@ describe('lifecycle', function () {
             expect(o.emissions.length, `${what}: emitted afterwards`).to.equal(o.emissionsAtEnd);
             expect(stray, 'unhandled rejections / uncaught exceptions').to.deep.equal([]);
           }),
-          { numRuns: 80 },
+          // Some endings are rare among 80 random runs (a pipeline left to complete: 2-7; a fatal answer: 1-6;
+          // an unsubscribe mid-request: 3-8), so now and then one never came up and the check below failed
+          // by chance (complete: 0, seen once in a full suite). One run of each is given.
+          {
+            numRuns: 80,
+            examples: [
+              [completing('toKinesis')],
+              [completing('putAll')],
+              [{ ...completing('toKinesis'), fatalAt: 0 }],
+              [
+                {
+                  ...completing('toKinesis'),
+                  sourceEnd: 'open',
+                  unsubscribeAtMs: 20,
+                  latencyMs: 40,
+                  gapMs: 0,
+                },
+              ],
+            ],
+          },
         );
       } finally {
         process.off('unhandledRejection', onStray);
