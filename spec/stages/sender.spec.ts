@@ -1,8 +1,8 @@
 /**
- * Sender on its own, with a fake client whose requests the spec answers one by one: at most `maxInFlight`
- * requests at once and the rest sent in the order enqueued; each answer reported once to the right handler
- * with its duration on the injected clock; `drain()` drops what waits, `cancel()` aborts what is in flight
- * and reports nothing more.
+ * Sender on its own, with a fake client whose requests the spec answers one by one and a queue standing in
+ * for the BatchCollector it takes requests from: at most `maxInFlight` requests at once, a request taken only
+ * when there is room, in the order the source gives them; each answer reported once to the right handler
+ * with its duration on the injected clock; `cancel()` aborts what is in flight and reports nothing more.
  */
 import { PutRecordsCommand, type KinesisClient, type PutRecordsOutput } from '@aws-sdk/client-kinesis';
 import { expect } from 'chai';
@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import type { Outgoing } from '../../src/pipeline/aggregation.js';
 import type { PendingRecord } from '../../src/pipeline/pending.js';
 import { requestDeadlineMs } from '../../src/pipeline/deadline.js';
+import { Fifo } from '../../src/pipeline/fifo.js';
 import { Sender } from '../../src/pipeline/sender.js';
 import { abortError, sdkError } from '../support/fake-kinesis.js';
 import { pending, type Item } from '../support/fixtures.js';
@@ -67,6 +68,8 @@ function senderWith(maxInFlight: number, scheduler = new VirtualScheduler()) {
   const events: string[] = [];
   const durations: number[] = [];
   const deadlines = { requestTimeoutMs: 6_000, minUploadBytesPerSecond: 256 * 1024, scheduler };
+  // The requests ready to go, as the collector would give them.
+  const ready = new Fifo<Outgoing<Item>[]>();
   const sender = new Sender<Item>(
     fake.client,
     { StreamName: 's' },
@@ -86,21 +89,26 @@ function senderWith(maxInFlight: number, scheduler = new VirtualScheduler()) {
       },
       idle: () => events.push('idle'),
     },
+    () => ready.shift(),
   );
-  return { sender, fake, events, durations, scheduler };
+  const enqueue = (batch: Outgoing<Item>[]) => {
+    ready.push(batch);
+    sender.wake();
+  };
+  return { sender, enqueue, ready, fake, events, durations, scheduler };
 }
 const idsOf = (batch: Outgoing<Item>[]) => batch.map((r) => (r as PendingRecord<Item>).item.id).join(',');
 
 describe('Sender (stage)', () => {
-  it('property: never more than maxInFlight requests open; sent in enqueue order; each answered once; idle at the end', async () => {
+  it('property: never more than maxInFlight requests open; sent in the order taken; each answered once; idle at the end', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 5 }),
         fc.integer({ min: 0, max: 20 }),
         fc.infiniteStream(fc.nat()),
         async (maxInFlight, batches, picks) => {
-          const { sender, fake, events } = senderWith(maxInFlight);
-          for (let b = 0; b < batches; b++) sender.enqueue([rec(2 * b), rec(2 * b + 1)]);
+          const { sender, enqueue, fake, events } = senderWith(maxInFlight);
+          for (let b = 0; b < batches; b++) enqueue([rec(2 * b), rec(2 * b + 1)]);
           const it = picks[Symbol.iterator]();
           let answered = 0;
           while (answered < batches) {
@@ -116,7 +124,7 @@ describe('Sender (stage)', () => {
           }
           expect(fake.maxOpen()).to.be.at.most(maxInFlight);
           expect(fake.maxOpen()).to.equal(Math.min(maxInFlight, batches));
-          // Requests went out in the order the batches were enqueued.
+          // Requests went out in the order the source gave them.
           expect(fake.calls.map((c) => c.ids)).to.deep.equal(
             Array.from({ length: batches }, (_, b) => [2 * b, 2 * b + 1]),
           );
@@ -131,9 +139,9 @@ describe('Sender (stage)', () => {
 
   it('sends the stream and the entries, counts attempts, stamps firstSentAt once, and reports durations on its clock', async () => {
     await withVirtualTime(async (scheduler) => {
-      const { sender, fake, events, durations } = senderWith(1, scheduler);
+      const { enqueue, fake, events, durations } = senderWith(1, scheduler);
       const r = rec(7);
-      sender.enqueue([r]);
+      enqueue([r]);
       expect(fake.calls).to.have.length(1);
       expect(fake.calls[0].command.input.StreamName).to.equal('s');
       expect(fake.calls[0].command.input.Records![0]).to.equal(r.record.entry);
@@ -142,7 +150,7 @@ describe('Sender (stage)', () => {
       fake.calls[0].answer(ok(1));
       await scheduler.settle();
       expect(durations).to.deep.equal([250]);
-      sender.enqueue([r]); // a retry: attempts counts it, firstSentAt keeps the first send
+      enqueue([r]); // a retry: attempts counts it, firstSentAt keeps the first send
       expect([r.attempts, r.firstSentAt]).to.deep.equal([2, 0]);
       fake.calls[1].fail(sdkError('ProvisionedThroughputExceededException', 400));
       await scheduler.settle();
@@ -158,10 +166,10 @@ describe('Sender (stage)', () => {
 
   it('aborts a request at its deadline (requestTimeoutMs + bytes at minUploadBytesPerSecond) and reports a RequestTimeoutError; an answered one leaves no timer', async () => {
     await withVirtualTime(async (scheduler) => {
-      const { sender, fake, events } = senderWith(2, scheduler);
+      const { enqueue, fake, events } = senderWith(2, scheduler);
       const big = rec(1);
-      sender.enqueue([rec(0)]);
-      sender.enqueue([big]);
+      enqueue([rec(0)]);
+      enqueue([big]);
       const deadline = (bytes: number) =>
         requestDeadlineMs({ requestTimeoutMs: 6_000, minUploadBytesPerSecond: 256 * 1024 }, bytes);
       expect(deadline(5 * 1024 * 1024)).to.equal(26_000); // a full request gets 20 s to upload
@@ -178,22 +186,23 @@ describe('Sender (stage)', () => {
     });
   });
 
-  it('drain() drops the batches waiting for a slot; what is in flight is still reported', async () => {
-    const { sender, fake, events } = senderWith(1);
-    sender.enqueue([rec(0)]);
-    sender.enqueue([rec(1)]);
-    sender.enqueue([rec(2)]);
-    expect(fake.calls).to.have.length(1); // control: two wait
-    sender.drain();
+  it('takes a request only when it has room: the rest wait at their source until an answer frees a slot', async () => {
+    const { enqueue, ready, fake, events } = senderWith(1);
+    enqueue([rec(0)]);
+    enqueue([rec(1)]);
+    enqueue([rec(2)]);
+    expect(fake.calls).to.have.length(1);
+    expect(ready.length).to.equal(2); // not taken: the collector can still add to them
     fake.calls[0].answer(ok(1));
     await settle();
-    expect(fake.calls).to.have.length(1);
-    expect(events).to.deep.equal(['response 0', 'idle']);
+    expect(fake.calls.map((c) => c.ids)).to.deep.equal([[0], [1]]);
+    expect(ready.length).to.equal(1);
+    expect(events).to.deep.equal(['response 0']); // not idle: a request is in flight
   });
 
   it('cancel() aborts every request in flight, reports none of them and sends nothing more', async () => {
-    const { sender, fake, events } = senderWith(2);
-    [0, 1, 2].forEach((i) => sender.enqueue([rec(i)]));
+    const { sender, enqueue, fake, events } = senderWith(2);
+    [0, 1, 2].forEach((i) => enqueue([rec(i)]));
     expect(fake.calls.map((c) => c.signal?.aborted)).to.deep.equal([false, false]);
     sender.cancel();
     await settle();
@@ -201,7 +210,7 @@ describe('Sender (stage)', () => {
     expect(fake.open()).to.equal(0);
     expect(fake.calls).to.have.length(2);
     expect(events).to.deep.equal([]);
-    sender.enqueue([rec(3)]);
+    enqueue([rec(3)]);
     expect(fake.calls).to.have.length(2);
   });
 
@@ -214,13 +223,18 @@ describe('Sender (stage)', () => {
       } as unknown as KinesisClient;
       const deadlines = { requestTimeoutMs: 6_000, minUploadBytesPerSecond: 256 * 1024, scheduler };
       const noop = () => {};
-      const sender = new Sender<Item>(client, { StreamName: 's' }, 2, deadlines, () => scheduler.now(), {
-        response: noop,
-        requestError: noop,
-        idle: noop,
-      });
-      sender.enqueue([rec(0)]);
-      sender.enqueue([rec(1)]);
+      const ready = [[rec(0)], [rec(1)]];
+      const handlers = { response: noop, requestError: noop, idle: noop };
+      const sender = new Sender<Item>(
+        client,
+        { StreamName: 's' },
+        2,
+        deadlines,
+        () => scheduler.now(),
+        handlers,
+        () => ready.shift(),
+      );
+      sender.wake();
       expect(requests).to.have.length(2);
       expect(scheduler.pending).to.equal(2); // the control: each request's deadline
       sender.cancel();

@@ -28,6 +28,11 @@ export class Aggregate<T> {
     /** The shard every member was routed to. */
     public shardId: string,
   ) {}
+
+  /** Its place in acceptance order: its first member's (requests take the oldest records first). */
+  get seq(): number {
+    return this.members[0].seq;
+  }
 }
 
 /** What moves past the shard lanes: a user record sent as it is, or an aggregate of several. */

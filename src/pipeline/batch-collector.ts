@@ -1,5 +1,6 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
 import type { Outgoing } from './aggregation.js';
+import { Fifo } from './fifo.js';
 
 /** When a request is full. */
 export interface BatchLimits {
@@ -10,80 +11,255 @@ export interface BatchLimits {
   lingerMs: number;
 }
 
+/** One admitted chunk of one shard's lane, taken from the front. */
+interface Run<T> {
+  readonly units: readonly Outgoing<T>[];
+  pos: number;
+  /** When it was added (scheduler time), for `lingerMs`. */
+  readonly at: number;
+  /** Its place among every run ever added, for flush(). */
+  readonly index: number;
+}
+
+/** A request being taken. */
+interface Request<T> {
+  readonly units: Outgoing<T>[];
+  bytes: number;
+  /** The next unit would pass `maxRecords` or `maxBytes`. */
+  full: boolean;
+}
+
 /**
- * Collects admitted Kinesis records (user records, or aggregates of them) into PutRecords requests: a request is sealed when the next record would pass
- * `maxRecords` or `maxBytes`, or `lingerMs` after its oldest record arrived, whichever comes first.
+ * Rounds of the acceptance-order window (see take()) before a request is topped up lane by lane: each round
+ * costs a pass over the lanes and takes at least one record, so this bounds a request's cost with many
+ * shards and sparse sequence numbers (records of an old throttled shard among fresh ones).
+ */
+const WINDOW_ROUNDS = 8;
+
+/**
+ * Collects admitted Kinesis records (user records, or aggregates of them) and makes PutRecords requests of
+ * them when the sender has room: `take()` returns a request once 500 records or 5 MiB are there, or once the
+ * oldest has waited `lingerMs` (at once after `flush()`), and `onReady` tells the sender to ask.
+ *
+ * A request is made when it can be sent, not when its records arrive, so it takes the oldest records across
+ * every shard, in acceptance order, as a hand-written loop over the source does. A shard's lane admits
+ * chunks of up to a bucket of records, and filling requests chunk by chunk made every request one shard's
+ * records: every eighth record of the source with eight shards. The SDK then serialised them 0.8 µs a record
+ * slower (2.59 against 1.78 µs, 200,000 records against a client answering at once, median of 7): each
+ * request touched eight times the memory. Within a request, each shard's records keep their lane's order.
  *
  * @example
  * ```ts
  * const collector = new BatchCollector({ maxRecords: 500, maxBytes: 5 << 20, lingerMs: 100 },
- *   asyncScheduler, (batch) => sender.enqueue(batch));
- * collector.add(chunk);
+ *   asyncScheduler, () => sender.wake());
+ * collector.add(chunk, bytes); // one lane's admitted records and their bytes
+ * const request = collector.take(); // undefined until full, lingered or flushed
  * ```
  */
 export class BatchCollector<T> {
-  private batch: Outgoing<T>[] = [];
+  /** Admitted runs per shard, oldest first; a lane with none is removed. */
+  private readonly lanes = new Map<string, Fifo<Run<T>>>();
+  private count = 0;
   private bytes = 0;
+  private runs = 0;
+  /** Runs with an index below it were collected before the last flush(): they go without lingering. */
+  private flushedBelow = 0;
   private linger: Subscription | undefined;
+  private closed = false;
+  /** take()'s window: a record at its sequence number's offset from the oldest, empty between rounds. */
+  private readonly window: (Outgoing<T> | undefined)[];
 
   constructor(
     private readonly limits: BatchLimits,
     private readonly scheduler: SchedulerLike,
-    private readonly onBatch: (batch: Outgoing<T>[]) => void,
-  ) {}
+    /** A request can be taken now (full, lingered or flushed): the sender should ask if it has room. */
+    private readonly onReady: () => void,
+  ) {
+    // Sized once (validated options allow at most 500); an unbounded limit (stage specs) lets it grow.
+    const size = Number.isFinite(limits.maxRecords) ? limits.maxRecords : 0;
+    this.window = new Array<Outgoing<T> | undefined>(size).fill(undefined);
+  }
 
-  /** Records collected and not yet sealed into a request. */
+  /** Records collected and not yet taken into a request. */
   get size(): number {
-    return this.batch.length;
+    return this.count;
   }
 
-  add(records: readonly Outgoing<T>[]): void {
-    // Indexed, not for-of: these loops run per record, and for-of allocated an iterator result for each
-    // (a heap allocation profile attributed 40 B a record to it here, 120 B across the pipeline).
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i];
-      if (
-        this.batch.length > 0 &&
-        (this.batch.length >= this.limits.maxRecords ||
-          this.bytes + record.record.bytes > this.limits.maxBytes)
-      ) {
-        this.flush();
+  /** One lane's admitted records, in its order (every unit of one chunk goes to one shard). */
+  add(units: readonly Outgoing<T>[], bytes: number): void {
+    if (units.length === 0 || this.closed) return;
+    const shardId = units[0].shardId;
+    let lane = this.lanes.get(shardId);
+    if (!lane) this.lanes.set(shardId, (lane = new Fifo()));
+    lane.push({ units, pos: 0, at: this.scheduler.now(), index: this.runs++ });
+    this.count += units.length;
+    this.bytes += bytes;
+    this.onReady();
+  }
+
+  /**
+   * The next request, or undefined while what is collected fits one request and may still fill (a linger
+   * then wakes the sender). The request takes records in acceptance order, oldest first: each round takes,
+   * from every lane's front, the records below the oldest one's sequence number plus the room left — never
+   * more than the room, as sequence numbers are unique — and places each at its sequence number's offset,
+   * so they are sent in acceptance order without a sort. After {@link WINDOW_ROUNDS} rounds the request is
+   * topped up lane by lane.
+   */
+  take(): Outgoing<T>[] | undefined {
+    if (this.count === 0) return undefined;
+    const { maxRecords, maxBytes } = this.limits;
+    if (this.count < maxRecords && this.bytes <= maxBytes && !this.due()) {
+      this.arm();
+      return undefined;
+    }
+    const request: Request<T> = { units: [], bytes: 0, full: false };
+    // Each round takes at least the oldest record; one that takes none (nothing left) ends the request.
+    for (let round = 0, before = -1; !request.full && request.units.length > before; round++) {
+      before = request.units.length;
+      if (before === maxRecords || before === this.count) break;
+      if (round < WINDOW_ROUNDS) this.takeWindow(request);
+      else this.takeAny(request);
+    }
+    this.count -= request.units.length;
+    this.bytes -= request.bytes;
+    if (this.count === 0) this.stopLinger();
+    return request.units;
+  }
+
+  /** One round of take(): the records below the oldest's sequence number plus the room, in that order. */
+  private takeWindow(request: Request<T>): void {
+    const room = this.limits.maxRecords - request.units.length;
+    const first = this.oldestSeq();
+    const window = this.window;
+    let placed = 0;
+    for (const [shardId, lane] of this.lanes) {
+      for (let run = lane.peek(); run; run = lane.peek()) {
+        const { units } = run;
+        let pos = run.pos;
+        // Indexed, not for-of: these loops run per record, and for-of allocated an iterator result for each
+        // (a heap allocation profile attributed 40 B a record to it in the collector, 120 B in the pipeline).
+        for (; pos < units.length; pos++) {
+          const unit = units[pos];
+          const offset = unit.seq - first;
+          if (!(offset < room)) break; // past the window: the next lane
+          if (offset < 0) {
+            // Older than every lane's front (a lane is not always in acceptance order: a record held for
+            // its key's order, or for a shard map, is routed late): it goes now, ahead of the window.
+            if (!this.fits(request, unit, placed)) break;
+            request.units.push(unit);
+            continue;
+          }
+          // Live records' sequence numbers are unique; should two ever meet, the second waits a round.
+          if (window[offset] !== undefined || !this.fits(request, unit, placed)) break;
+          window[offset] = unit;
+          placed++;
+        }
+        run.pos = pos;
+        if (pos < units.length) break; // past the window, or the request is full: the next lane
+        lane.shift();
       }
-      this.batch.push(record);
-      this.bytes += record.record.bytes;
+      if (lane.length === 0) this.lanes.delete(shardId);
+      if (request.full) break;
     }
-    if (this.batch.length >= this.limits.maxRecords) this.flush();
-    else if (this.batch.length > 0 && !this.linger) {
-      // A synchronous scheduler flushes before schedule() returns; then there is no timer to keep.
-      let ran = false;
-      const linger = this.scheduler.schedule(() => {
-        ran = true;
-        this.linger = undefined;
-        this.flush();
-      }, this.limits.lingerMs);
-      if (!ran) this.linger = linger;
+    for (let i = 0; i < room && placed > 0; i++) {
+      const unit = window[i];
+      if (unit === undefined) continue;
+      request.units.push(unit);
+      window[i] = undefined;
+      placed--;
     }
   }
 
-  /** Seals what has been collected, if anything. */
+  /** The last round of take(): lane by lane, whatever fits. */
+  private takeAny(request: Request<T>): void {
+    for (const [shardId, lane] of this.lanes) {
+      for (let run = lane.peek(); run; run = lane.peek()) {
+        const { units } = run;
+        let pos = run.pos;
+        for (; pos < units.length && this.fits(request, units[pos], 0); pos++) request.units.push(units[pos]);
+        run.pos = pos;
+        if (pos < units.length) return; // the request is full
+        lane.shift();
+      }
+      this.lanes.delete(shardId);
+    }
+  }
+
+  /** Adds the unit's bytes if it fits beside the `pending` units not yet in the request; else marks it full. */
+  private fits(request: Request<T>, unit: Outgoing<T>, pending: number): boolean {
+    const count = request.units.length + pending;
+    if (
+      count >= this.limits.maxRecords ||
+      (count > 0 && request.bytes + unit.record.bytes > this.limits.maxBytes)
+    ) {
+      request.full = true;
+      return false;
+    }
+    request.bytes += unit.record.bytes;
+    return true;
+  }
+
+  /** What has been collected goes without lingering (records added later linger as usual). */
   flush(): void {
-    this.linger?.unsubscribe();
-    this.linger = undefined;
-    if (this.batch.length === 0) return;
-    const batch = this.batch;
-    this.batch = [];
-    this.bytes = 0;
-    this.onBatch(batch);
+    this.flushedBelow = this.runs;
+    if (this.count > 0) this.onReady();
   }
 
-  /** Drops what has been collected without sealing it (a fatal error reports the producer's live records). */
+  /** Drops what has been collected without sending it (a fatal error reports the producer's live records). */
   drain(): void {
-    this.close();
-    this.batch = [];
+    this.stopLinger();
+    this.lanes.clear();
+    this.count = 0;
     this.bytes = 0;
   }
 
   close(): void {
+    this.closed = true;
+    this.stopLinger();
+  }
+
+  /** The oldest run still collected: the front run of some lane. */
+  private oldestRun(): Run<T> {
+    let oldest: Run<T> | undefined;
+    for (const lane of this.lanes.values()) {
+      const run = lane.peek()!;
+      if (!oldest || run.index < oldest.index) oldest = run;
+    }
+    return oldest!;
+  }
+
+  private oldestSeq(): number {
+    let min = Infinity;
+    for (const lane of this.lanes.values()) {
+      const run = lane.peek()!;
+      const seq = run.units[run.pos].seq;
+      if (seq < min) min = seq;
+    }
+    return min;
+  }
+
+  /** The oldest collected record was flushed, or has waited `lingerMs`. */
+  private due(): boolean {
+    if (this.limits.lingerMs <= 0) return true;
+    const oldest = this.oldestRun();
+    return oldest.index < this.flushedBelow || this.scheduler.now() >= oldest.at + this.limits.lingerMs;
+  }
+
+  /** Wakes the sender when the oldest collected record has lingered long enough. */
+  private arm(): void {
+    if (this.linger || this.closed) return;
+    const ms = Math.max(0, this.oldestRun().at + this.limits.lingerMs - this.scheduler.now());
+    // A synchronous scheduler runs the callback before schedule() returns; then there is no timer to keep.
+    let ran = false;
+    const linger = this.scheduler.schedule(() => {
+      ran = true;
+      this.linger = undefined;
+      this.onReady();
+    }, ms);
+    if (!ran) this.linger = linger;
+  }
+
+  private stopLinger(): void {
     this.linger?.unsubscribe();
     this.linger = undefined;
   }

@@ -36,7 +36,7 @@ import { Teardown } from './teardown.js';
  *    ─► admission.offer (Admission: validate, buffer, back-pressure)  ◄──────────────────────────────┘
  *    ─► order.admit (KeyOrder, per-key only) ─► router.route (Router: shard map, its refresh, records waiting)
  *    ─► lanes.push (ShardLanes: a queue per shard ─► limiters.admit ─► packChunk when aggregating)
- *    ─► collector.add (BatchCollector: requests) ─► sender.enqueue (Sender: PutRecords in flight)
+ *    ─► collector.add (BatchCollector: requests) ─► sender.wake (Sender: PutRecords in flight; takes requests)
  *    ─► retrier.onResponse / onRequestError (Retrier: decides each entry's outcome)
  *         ├─► limiters.throttled / refund (a throttle charges the shard's tokens, InternalFailure refunds)
  *         ├─► emit (one emission per response)
@@ -105,20 +105,28 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     const lease = leaseLimiters(o.client, stream, shardLimiterOptionsOf(o));
     const { limiters } = lease;
     const now = () => o.scheduler.now();
-    const sender = new Sender<T>(o.client, streamFields(o), o.maxInFlightRequests, o, now, {
-      response: (batch, request, response, ms) => this.retrier.onResponse(batch, request, response, ms),
-      requestError: (batch, error, ms) => this.retrier.onRequestError(batch, error, ms),
-      // Called right after any outcome that leaves nothing in flight: the last record may have settled.
-      idle: () => this.teardown.checkFinished(),
-    });
+    const sender = new Sender<T>(
+      o.client,
+      streamFields(o),
+      o.maxInFlightRequests,
+      o,
+      now,
+      {
+        response: (batch, request, response, ms) => this.retrier.onResponse(batch, request, response, ms),
+        requestError: (batch, error, ms) => this.retrier.onRequestError(batch, error, ms),
+        // Called right after any outcome that leaves nothing in flight: the last record may have settled.
+        idle: () => this.teardown.checkFinished(),
+      },
+      () => collector.take(),
+    );
     const collector = (this.collector = new BatchCollector<T>(
       { maxRecords: o.maxBatchRecords, maxBytes: o.maxBatchBytes, lingerMs: o.lingerMs },
       o.scheduler,
-      (batch) => sender.enqueue(batch),
+      () => sender.wake(),
     ));
     const lanes = (this.lanes = new ShardLanes<T>(
       limiters,
-      (c) => collector.add(c),
+      (chunk, bytes) => collector.add(chunk, bytes),
       () => this.teardown.flushAtEnd(true),
       o.aggregation,
     ));

@@ -6,7 +6,6 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { setMaxListeners } from 'node:events';
 import type { SchedulerLike } from 'rxjs';
-import { Fifo } from './fifo.js';
 import { Aggregate, type Outgoing } from './aggregation.js';
 import { Deadline, requestDeadlineMs, type DeadlineOptions } from './deadline.js';
 import { warnIfConnectionPerRequest } from './client-check.js';
@@ -22,7 +21,8 @@ export interface SendHandlers<T> {
 }
 
 /**
- * Sends sealed batches as PutRecords requests, at most `maxInFlight` at once; the rest wait in order.
+ * Sends requests as PutRecords, at most `maxInFlight` at once: it asks for the next request (`take`, the
+ * BatchCollector's) whenever it has room, and `wake()` tells it one may be ready.
  * Every request carries its own abort signal, fired at its deadline (`requestTimeoutMs` plus its bytes at
  * `minUploadBytesPerSecond`: see deadline.ts) or when the pipeline is cancelled; the deadline is ours, not
  * the client's, so no request handler can hang the pipeline (measured on 0.2.0: `NodeHttpHandler` waited
@@ -31,12 +31,12 @@ export interface SendHandlers<T> {
  * @example
  * ```ts
  * const options = resolveOptions({ client, streamName: 'sensors' }); // its deadline settings and scheduler
- * const sender = new Sender(client, { StreamName: 'sensors' }, 16, options, scheduler.now, handlers);
- * sender.enqueue(batch);
+ * const sender = new Sender(client, { StreamName: 'sensors' }, 16, options, scheduler.now, handlers,
+ *   () => collector.take());
+ * sender.wake(); // a request may be ready
  * ```
  */
 export class Sender<T> {
-  private readonly queue = new Fifo<Outgoing<T>[]>();
   private inFlight = 0;
   private readonly abort = new AbortController();
   private checkedClient = false;
@@ -48,35 +48,30 @@ export class Sender<T> {
     private readonly deadlines: DeadlineOptions & { scheduler: SchedulerLike },
     private readonly now: () => number,
     private readonly handlers: SendHandlers<T>,
+    /** The next request to send, or undefined when none is ready. */
+    private readonly take: () => Outgoing<T>[] | undefined,
   ) {
     // Every request in flight listens on the one signal; that is by design, not a leak.
     setMaxListeners(Infinity, this.abort.signal);
   }
 
-  /** Requests in flight plus batches waiting for a slot (none once cancelled: their answers are ignored). */
+  /** Requests in flight (none once cancelled: their answers are ignored). */
   get busy(): boolean {
-    return !this.abort.signal.aborted && (this.inFlight > 0 || this.queue.length > 0);
+    return !this.abort.signal.aborted && this.inFlight > 0;
   }
 
-  enqueue(batch: Outgoing<T>[]): void {
-    this.queue.push(batch);
-    this.next();
-  }
-
-  /** Drops the batches not yet sent (a fatal error reports the producer's live records). */
-  drain(): void {
-    this.queue.drain();
+  /** Sends what `take` gives while there is room. */
+  wake(): void {
+    while (this.inFlight < this.maxInFlight && !this.abort.signal.aborted) {
+      const batch = this.take();
+      if (!batch) return;
+      void this.send(batch);
+    }
   }
 
   /** Cancels every request in flight: their answers, if any come, are ignored. */
   cancel(): void {
     this.abort.abort();
-  }
-
-  private next(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0 && !this.abort.signal.aborted) {
-      void this.send(this.queue.shift()!);
-    }
   }
 
   private async send(batch: Outgoing<T>[]): Promise<void> {
@@ -120,7 +115,7 @@ export class Sender<T> {
     const ms = this.now() - now;
     if (response) this.handlers.response(batch, request, response, ms);
     else this.handlers.requestError(batch, failure, ms);
-    this.next();
+    this.wake();
     if (!this.busy) this.handlers.idle();
   }
 }

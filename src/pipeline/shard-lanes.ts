@@ -22,7 +22,7 @@ interface Lane<T> {
  *
  * @example
  * ```ts
- * const lanes = new ShardLanes(limiters, (chunk) => collector.add(chunk), () => collector.flush());
+ * const lanes = new ShardLanes(limiters, (chunk, bytes) => collector.add(chunk, bytes), () => collector.flush());
  * lanes.push(record); // record.shardId names its lane
  * ```
  */
@@ -33,7 +33,7 @@ export class ShardLanes<T> {
 
   constructor(
     private readonly limiters: ShardLimiters,
-    private readonly onAdmitted: (chunk: Outgoing<T>[]) => void,
+    private readonly onAdmitted: (chunk: Outgoing<T>[], bytes: number) => void,
     /** Nothing is queued or waiting for tokens any more (the producer may then seal a lingering request). */
     private readonly onIdle: () => void = () => {},
     /** Pack each admission's records into KPL aggregates of these limits; undefined sends them as they are. */
@@ -170,7 +170,7 @@ export class ShardLanes<T> {
       if (this.closed || lane.admitting !== chunk) return;
       lane.admitting = undefined;
       this.queued -= lane.admittingRecords;
-      this.onAdmitted(chunk);
+      this.onAdmitted(chunk, bytes);
     }
   }
 }

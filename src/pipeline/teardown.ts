@@ -106,7 +106,6 @@ export class Teardown<T> {
     spool?.halt(new KinesisSinkError(code, message, [], { cause }));
     lanes.drain();
     collector.drain();
-    sender.drain();
     this.shutdown();
     admission.rejectWaiters(new KinesisSinkError(code, message, [], { cause }), true); // flushes: at the end
     this.checkFinished();
