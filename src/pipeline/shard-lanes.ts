@@ -144,6 +144,9 @@ export class ShardLanes<T> {
   private async pump(lane: Lane<T>): Promise<void> {
     lane.pumping = true;
     try {
+      // The first chunk waits for the records pushed in the same turn (a synchronous source pushes them all):
+      // taken at the first push, it was one record, and the next chunk an admission later (3 Bottleneck jobs).
+      await null;
       await this.admitAll(lane);
     } finally {
       lane.pumping = false;
