@@ -196,6 +196,20 @@ describe('BatchCollector (stage)', () => {
     });
   });
 
+  it('keeps no reference to a record once taken (a run can be a whole lane: sent records would stay reachable)', async () => {
+    await withVirtualTime(async (scheduler) => {
+      const c = new BatchCollector<Item>(
+        { maxRecords: 2, maxBytes: Infinity, lingerMs: 10 },
+        scheduler,
+        () => {},
+      );
+      const chunk: (Outgoing<Item> | undefined)[] = [rec(0), rec(1), rec(2)];
+      c.add(chunk as Outgoing<Item>[], 9);
+      expect(idsOf(c.take()!)).to.deep.equal([0, 1]);
+      expect(chunk.map((u) => u === undefined)).to.deep.equal([true, true, false]);
+    });
+  });
+
   it('seals a full request at once, and the rest after lingerMs of virtual time, not before', async () => {
     await withVirtualTime(async (scheduler) => {
       const { add, batches } = collector({ maxRecords: 3, maxBytes: Infinity, lingerMs: 50 }, scheduler);
