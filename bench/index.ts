@@ -22,7 +22,7 @@ import { cluster } from './cluster.js';
 import { aggregation } from './aggregation.js';
 import { spoolRecovery, spoolThroughput } from './spool.js';
 import { cliPut } from './cli.js';
-import { overhead } from './overhead.js';
+import { overhead, overheadLargeYoungGeneration } from './overhead.js';
 import { manyPipelines } from './many.js';
 import { bufferedMemory } from './buffered.js';
 import { connections } from './connections.js';
@@ -45,7 +45,7 @@ const scenarios: [number, () => Promise<Row[]>][] = [
   ],
   [2, () => byteBound()],
   [3, () => hotKey()],
-  [4, () => overhead()],
+  [4, async () => [...(await overhead()), ...(await overheadLargeYoungGeneration())]],
   [5, () => memory()],
   [6, () => latency()],
   [7, () => peers()],
@@ -121,7 +121,7 @@ The machine is shared and noisy: compare ratios measured in the same run, not ab
 
 All scenarios run against \`rx-kinesis/testing\`'s emulator (provisioned-mode quotas of 1,000 records/s and
 1 MiB/s per shard with a 1 s burst, unless a scenario turns quotas off), through a \`KinesisClient\` with
-\`NodeHttpHandler\`. Scenarios 1–4, 6 and 11 run producer and emulator in one process; 5 and 7 run each producer in
+\`NodeHttpHandler\`. Scenarios 1–4, 6 and 11 run producer and emulator in one process (4 again in a child started with \`--max-semi-space-size=64\`, info rows); 5 and 7 run each producer in
 a child process of its own; 12 runs the \`rx-kinesis put\` command (dist/cli.js) as one. Rates are read from the emulator's per-second ledger, skipping the first two
 seconds of a run (its buckets start full).
 

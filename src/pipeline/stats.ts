@@ -16,7 +16,7 @@ export interface ProducerStats {
   bufferedBytes: number;
   /** Waiting in shard queues for tokens. */
   queued: number;
-  /** Kinesis records (user records, or aggregates of them) admitted, waiting for a request to fill. */
+  /** Kinesis records (user records, or aggregates of them) admitted, waiting for a request (to fill, or a free slot). */
   collecting: number;
   /** Waiting for a retry backoff to end. */
   retrying: number;
