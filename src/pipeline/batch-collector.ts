@@ -49,8 +49,10 @@ const WINDOW_ROUNDS = 8;
  * every shard, in acceptance order, as a hand-written loop over the source does. A shard's lane admits
  * chunks of up to a bucket of records, and filling requests chunk by chunk made every request one shard's
  * records: every eighth record of the source with eight shards. The SDK then serialised them 0.8 µs a record
- * slower (2.59 against 1.78 µs, 200,000 records against a client answering at once, median of 7): each
- * request touched eight times the memory. Within a request, each shard's records keep their lane's order.
+ * slower (2.59 against 1.78 µs, 200,000 records against a client answering at once, median of 7), as their
+ * objects lay spread over eight times the memory; taken oldest first and sent in acceptance order, its
+ * base64 step costs what it costs the loop (270 against 470 ns a record in the emulator run). Within a
+ * request, each shard's records keep their lane's order.
  *
  * @example
  * ```ts
@@ -127,7 +129,7 @@ export class BatchCollector<T> {
     this.count -= request.units.length;
     this.bytes -= request.bytes;
     if (this.count === 0) this.stopLinger();
-    return request.units;
+    return request.units.length > 0 ? request.units : undefined; // never an empty PutRecords
   }
 
   /** One round of take(): the records below the oldest's sequence number plus the room, in that order. */
