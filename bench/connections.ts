@@ -4,14 +4,13 @@
  * self-signed certificate (made by the openssl CLI for this run) sits in front of the emulator and counts
  * handshakes; the producer runs in a child process that trusts the certificate (NODE_EXTRA_CA_CERTS).
  */
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:tls';
-import { fileURLToPath } from 'node:url';
-import { emulator, fmt, type Row } from './harness.js';
+import { childResult, emulator, fmt, type Row } from './harness.js';
 
 function selfSigned(dir: string): { key: Buffer; cert: Buffer; certFile: string } {
   const keyFile = join(dir, 'key.pem');
@@ -59,20 +58,11 @@ export async function connections(count = 100_000): Promise<Row[]> {
       });
       await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
       const endpoint = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-      const child = fork(
-        fileURLToPath(new URL('./connections-child.mjs', import.meta.url)),
+      const result = await childResult<{ seconds: number }>(
+        './connections-child.mjs',
         [endpoint, kind === 'keep-alive' ? 'keep-alive' : 'default', String(count)],
-        {
-          execArgv: [],
-          env: { ...process.env, NODE_OPTIONS: '', NODE_EXTRA_CA_CERTS: certFile },
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        },
+        { env: { ...process.env, NODE_OPTIONS: '', NODE_EXTRA_CA_CERTS: certFile } },
       );
-      const result = await new Promise<{ seconds: number }>((resolve, reject) => {
-        child.once('message', (m) => resolve(m as { seconds: number }));
-        child.once('exit', (code) => code !== 0 && reject(new Error(`connections child exited ${code}`)));
-      });
-      await new Promise((r) => child.once('exit', r));
       const requests = emu.stats().requests.total;
       proxy.close();
       await emu.close();

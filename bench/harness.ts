@@ -1,5 +1,7 @@
-/** What every benchmark scenario shares: the emulator, clients, machine facts and small statistics. */
+/** What every benchmark scenario shares: the emulator, clients, child processes, machine facts and small statistics. */
+import { fork } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startEmulator, type EmulatorOptions, type KinesisEmulator } from '../src/testing/index.js';
@@ -16,6 +18,27 @@ export interface Row {
   target: string;
   verdict: 'met' | 'MISSED' | 'info';
   note?: string;
+}
+
+/**
+ * Runs a bench child (a file in bench/) in a process of its own and resolves with the one message it sends,
+ * once it has exited. By default it runs as users run the package: plain node, no NODE_OPTIONS.
+ */
+export async function childResult<T>(
+  file: string,
+  args: readonly string[],
+  options: { execArgv?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<T> {
+  const child = fork(fileURLToPath(new URL(file, import.meta.url)), args, {
+    execArgv: options.execArgv ?? [],
+    env: options.env ?? { ...process.env, NODE_OPTIONS: '' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let result: { value: T } | undefined;
+  child.once('message', (m) => (result = { value: m as T }));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (!result) throw new Error(`${file} exited ${code} without a result`);
+  return result.value;
 }
 
 export function machine(): string {

@@ -6,13 +6,11 @@
  * difference between the two is the operator's own). Then the operator alone, against a client that answers
  * at once.
  */
-import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { from, lastValueFrom } from 'rxjs';
 import type { KinesisRecordInput, ToKinesisOptions } from '../src/index.js';
-import { clientFor, emulator, fmt, keys, median, STREAM, verdict, type Row } from './harness.js';
+import { childResult, clientFor, emulator, fmt, keys, median, STREAM, verdict, type Row } from './harness.js';
 
 const SHARDS = 8;
 /** Finite per-shard limits, far above what 8 shards get here (≈ 25,000 records/s each): the limiter runs. */
@@ -146,13 +144,8 @@ export async function overhead(count = 200_000, rounds = 5, only?: string): Prom
  * which the hand-written loop never holds. Info rows: the target is judged on Node's defaults above.
  */
 export async function overheadLargeYoungGeneration(): Promise<Row[]> {
-  const child = fork(fileURLToPath(new URL('./overhead-child.ts', import.meta.url)), [], {
+  const rows = await childResult<Row[]>('./overhead-child.ts', [], {
     execArgv: ['--import', 'tsx', '--max-semi-space-size=64'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const rows = await new Promise<Row[]>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as Row[]));
-    child.once('exit', (code) => code !== 0 && reject(new Error(`overhead child exited ${code}`)));
   });
   return rows
     .filter((r) => r.target !== 'info')

@@ -7,6 +7,7 @@ import { hashKeyOf } from '../src/kinesis/hash-key.js';
 import { ShardMap } from '../src/kinesis/shard-map.js';
 import type { EmulatorOptions } from '../src/testing/index.js';
 import {
+  childResult,
   clientFor,
   emulator,
   fmt,
@@ -188,22 +189,10 @@ export async function hotKey(seconds = 12): Promise<Row[]> {
 /** 5. Memory: 1M × 1 KiB records from a fast cold source, in a child process so its peak RSS is its own. */
 export async function memory(count = 1_000_000): Promise<Row[]> {
   const emu = await emulator({ shards: 4, quotas: false, keepData: false });
-  const child = fork(
-    fileURLToPath(new URL('./memory-child.mjs', import.meta.url)),
+  const result = await childResult<{ peakRssMiB: number; delivered: number; seconds: number }>(
+    './memory-child.mjs',
     [emu.endpoint, String(count)],
-    {
-      execArgv: [],
-      env: { ...process.env, NODE_OPTIONS: '' },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
   );
-  const result = await new Promise<{ peakRssMiB: number; delivered: number; seconds: number }>(
-    (resolve, reject) => {
-      child.once('message', (m) => resolve(m as never));
-      child.once('exit', (code) => code !== 0 && reject(new Error(`memory child exited ${code}`)));
-    },
-  );
-  await new Promise((r) => child.once('exit', r));
   await emu.close();
   return [
     {
