@@ -123,8 +123,8 @@ export class BatchCollector<T> {
     for (let round = 0, before = -1; !request.full && request.units.length > before; round++) {
       before = request.units.length;
       if (before === maxRecords || before === this.count) break;
-      if (round < WINDOW_ROUNDS) this.takeWindow(request);
-      else this.takeAny(request);
+      // The last round has no window: every unit counts as older than the fronts, so it goes as it fits.
+      this.takeRound(request, round < WINDOW_ROUNDS ? this.oldestSeq() : Infinity);
     }
     this.count -= request.units.length;
     this.bytes -= request.bytes;
@@ -132,10 +132,9 @@ export class BatchCollector<T> {
     return request.units.length > 0 ? request.units : undefined; // never an empty PutRecords
   }
 
-  /** One round of take(): the records below the oldest's sequence number plus the room, in that order. */
-  private takeWindow(request: Request<T>): void {
+  /** One round of take(): the records below `first` plus the room, in acceptance order. */
+  private takeRound(request: Request<T>, first: number): void {
     const room = this.limits.maxRecords - request.units.length;
-    const first = this.oldestSeq();
     const window = this.window;
     let placed = 0;
     for (const [shardId, lane] of this.lanes) {
@@ -150,7 +149,7 @@ export class BatchCollector<T> {
           if (!(offset < room)) break; // past the window: the next lane
           if (offset < 0) {
             // Older than every lane's front (a lane is not always in acceptance order: a record held for
-            // its key's order, or for a shard map, is routed late): it goes now, ahead of the window.
+            // its key's order, or for a shard map, is routed late), or the last round: it goes now.
             if (!this.fits(request, unit, placed)) break;
             request.units.push(unit);
             units[pos] = undefined;
@@ -175,24 +174,6 @@ export class BatchCollector<T> {
       request.units.push(unit);
       window[i] = undefined;
       placed--;
-    }
-  }
-
-  /** The last round of take(): lane by lane, whatever fits. */
-  private takeAny(request: Request<T>): void {
-    for (const [shardId, lane] of this.lanes) {
-      for (let run = lane.peek(); run; run = lane.peek()) {
-        const { units } = run;
-        let pos = run.pos;
-        for (; pos < units.length && this.fits(request, units[pos]!, 0); pos++) {
-          request.units.push(units[pos]!);
-          units[pos] = undefined;
-        }
-        run.pos = pos;
-        if (pos < units.length) return; // the request is full
-        lane.shift();
-      }
-      this.lanes.delete(shardId);
     }
   }
 

@@ -299,7 +299,7 @@ export class Router<T> {
     const waiting = this.waiting;
     this.waiting = [];
     this.waitingSince = undefined;
-    for (let i = 0; i < waiting.length; i++) this.route(waiting[i]); // indexed: see BatchCollector.takeWindow
+    for (let i = 0; i < waiting.length; i++) this.route(waiting[i]); // indexed: see BatchCollector.takeRound
     // Records still waiting (their key is in a gap again) keep the oldest one's start: the bound holds.
     if (this.waiting.length > 0) this.waitingSince = since ?? this.waitingSince;
     else {

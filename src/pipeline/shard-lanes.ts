@@ -34,7 +34,7 @@ export class ShardLanes<T> {
   constructor(
     private readonly limiters: ShardLimiters,
     private readonly onAdmitted: (chunk: Outgoing<T>[], bytes: number) => void,
-    /** Nothing is queued or waiting for tokens any more (the producer may then seal a lingering request). */
+    /** Nothing is queued or waiting for tokens any more (the producer may then let a lingering request go). */
     private readonly onIdle: () => void = () => {},
     /** Pack each admission's records into KPL aggregates of these limits; undefined sends them as they are. */
     private readonly aggregation?: AggregationLimits,
