@@ -30,9 +30,9 @@ export class Fifo<T> {
     return item;
   }
 
-  /** Removes and returns everything, oldest first. */
+  /** Removes and returns everything, oldest first: the array itself, not a copy, when nothing was shifted. */
   drain(): T[] {
-    const rest = this.items.slice(this.head) as T[];
+    const rest = (this.head === 0 ? this.items : this.items.slice(this.head)) as T[];
     this.items = [];
     this.head = 0;
     return rest;
