@@ -114,9 +114,12 @@ export class BatchCollector<T> {
   take(): Outgoing<T>[] | undefined {
     if (this.count === 0) return undefined;
     const { maxRecords, maxBytes } = this.limits;
-    if (this.count < maxRecords && this.bytes <= maxBytes && !this.due()) {
-      this.arm();
-      return undefined;
+    if (this.count < maxRecords && this.bytes <= maxBytes && this.limits.lingerMs > 0) {
+      const oldest = this.oldestRun();
+      if (!this.due(oldest)) {
+        this.arm(oldest);
+        return undefined;
+      }
     }
     const request: Request<T> = { units: [], bytes: 0, full: false };
     // Each round takes at least the oldest record; one that takes none (nothing left) ends the request.
@@ -230,17 +233,15 @@ export class BatchCollector<T> {
     return min;
   }
 
-  /** The oldest collected record was flushed, or has waited `lingerMs`. */
-  private due(): boolean {
-    if (this.limits.lingerMs <= 0) return true;
-    const oldest = this.oldestRun();
+  /** The oldest collected record (in `oldest`, the oldest run) was flushed, or has waited `lingerMs`. */
+  private due(oldest: Run<T>): boolean {
     return oldest.index < this.flushedBelow || this.scheduler.now() >= oldest.at + this.limits.lingerMs;
   }
 
-  /** Wakes the sender when the oldest collected record has lingered long enough. */
-  private arm(): void {
+  /** Wakes the sender when the oldest collected record (in `oldest`, the oldest run) has lingered long enough. */
+  private arm(oldest: Run<T>): void {
     if (this.linger || this.closed) return;
-    const ms = Math.max(0, this.oldestRun().at + this.limits.lingerMs - this.scheduler.now());
+    const ms = Math.max(0, oldest.at + this.limits.lingerMs - this.scheduler.now());
     // A synchronous scheduler runs the callback before schedule() returns; then there is no timer to keep.
     let ran = false;
     const linger = this.scheduler.schedule(() => {
