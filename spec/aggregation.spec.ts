@@ -125,7 +125,12 @@ describe('aggregation: the KPL format', () => {
           const retries = new Fifo<PendingRecord<KinesisRecordInput>>();
           const fresh = new Fifo<PendingRecord<KinesisRecordInput>>();
           records.forEach((r, i) => (i < retryCount ? retries : fresh).push(r));
-          const units = packChunk([retries, fresh], { maxRecords, maxBytes }, maxUnits, chunkBytes);
+          const { chunk: units, bytes } = packChunk(
+            [retries, fresh],
+            { maxRecords, maxBytes },
+            maxUnits,
+            chunkBytes,
+          );
           const members = units.flatMap((u: Outgoing<KinesisRecordInput>) =>
             'members' in u ? u.members : [u],
           );
@@ -141,6 +146,7 @@ describe('aggregation: the KPL format', () => {
               expect(u.record.bytes).to.be.at.most(maxBytes);
             }
           }
+          expect(bytes, 'the bytes returned are the units’ bytes').to.equal(total);
           if (units.length > 1) expect(total).to.be.at.most(chunkBytes);
         },
       ),

@@ -102,12 +102,12 @@ export class AggregateBuilder<T> {
 
 /**
  * Takes user records from a shard's queues (in order) and packs them into at most `maxUnits` Kinesis
- * records of at most `maxBytes` in all — one admission of the shard's buckets. A record too large to share
- * an aggregate goes alone, as it is.
+ * records of at most `maxBytes` in all — one admission of the shard's buckets — and returns them with their
+ * bytes (summed as they are packed). A record too large to share an aggregate goes alone, as it is.
  *
  * @example
  * ```ts
- * const chunk = packChunk([retries, fresh], { maxRecords: Infinity, maxBytes: 51_200 }, 100, 104_857);
+ * const { chunk, bytes } = packChunk([retries, fresh], { maxRecords: Infinity, maxBytes: 51_200 }, 100, 104_857);
  * ```
  */
 export function packChunk<T>(
@@ -115,7 +115,7 @@ export function packChunk<T>(
   limits: AggregationLimits,
   maxUnits: number,
   maxBytes: number,
-): Outgoing<T>[] {
+): { chunk: Outgoing<T>[]; bytes: number } {
   const units: Outgoing<T>[] = [];
   let bytes = 0;
   let builder: AggregateBuilder<T> | undefined;
@@ -136,13 +136,13 @@ export function packChunk<T>(
           continue;
         }
         seal();
-        if (units.length >= maxUnits) return units;
+        if (units.length >= maxUnits) return { chunk: units, bytes };
       }
-      if (units.length > 0 && bytes + next.record.bytes > maxBytes) return units;
+      if (units.length > 0 && bytes + next.record.bytes > maxBytes) return { chunk: units, bytes };
       builder = new AggregateBuilder<T>();
       builder.add(queue.shift()!);
     }
   }
   if (builder) seal();
-  return units;
+  return { chunk: units, bytes };
 }

@@ -130,12 +130,8 @@ export class ShardLanes<T> {
    */
   private takeChunk(lane: Lane<T>): { chunk: Outgoing<T>[]; bytes: number } {
     const { records: maxRecords, bytes: maxBytes } = this.limiters.maxChunk;
-    if (this.aggregation) {
-      const chunk = packChunk([lane.retries, lane.fresh], this.aggregation, maxRecords, maxBytes);
-      let bytes = 0;
-      for (let i = 0; i < chunk.length; i++) bytes += chunk[i].record.bytes;
-      return { chunk, bytes };
-    }
+    if (this.aggregation)
+      return packChunk([lane.retries, lane.fresh], this.aggregation, maxRecords, maxBytes);
     const { retries, fresh } = lane;
     // The common chunk: no retries, and the whole lane fits. It goes as it is, its records not touched again
     // (with a synchronous source they are cold by now: one cache miss each just to read their bytes).
