@@ -1,14 +1,15 @@
-/** Fifo on its own: a queue that behaves like an array's push/shift, across its compaction. */
+/** Fifo on its own: a queue that behaves like an array's push/shift, across its chunks of 1,024 items. */
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Fifo } from '../../src/pipeline/fifo.js';
 
 describe('Fifo (stage)', () => {
-  it('property: push/shift/peek/drain match an array model, across compaction (> 1024 shifted)', () => {
+  it('property: push/shift/peek/drain/drainChunks match an array model, across chunks (> 1024 items)', () => {
     const op = fc.oneof(
       { weight: 5, arbitrary: fc.record({ push: fc.integer({ min: 1, max: 600 }) }) },
       { weight: 5, arbitrary: fc.record({ shift: fc.integer({ min: 1, max: 600 }) }) },
       { weight: 1, arbitrary: fc.constant({ drain: true as const }) },
+      { weight: 1, arbitrary: fc.constant({ drainChunks: true as const }) },
     );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
@@ -23,8 +24,12 @@ describe('Fifo (stage)', () => {
             }
           } else if ('shift' in o) {
             for (let i = 0; i < o.shift; i++) expect(fifo.shift()).to.equal(model.shift());
-          } else {
+          } else if ('drain' in o) {
             expect(fifo.drain()).to.deep.equal(model.splice(0));
+          } else {
+            const chunks = fifo.drainChunks();
+            expect(chunks.every((c) => c.length > 0 && c.length <= 1024)).to.equal(true);
+            expect(chunks.flat()).to.deep.equal(model.splice(0));
           }
           expect(fifo.length).to.equal(model.length);
           expect(fifo.peek()).to.equal(model[0]);
@@ -40,5 +45,18 @@ describe('Fifo (stage)', () => {
     fifo.push('x');
     expect(fifo.length).to.equal(1);
     expect(fifo.shift()).to.equal('x');
+  });
+
+  it('drainChunks gives the items in order in chunks of 1,024 (drain() gives the same items as one array)', () => {
+    const fill = () => {
+      const fifo = new Fifo<number>();
+      for (let i = 0; i < 2500; i++) fifo.push(i);
+      return fifo;
+    };
+    const chunks = fill().drainChunks();
+    expect(chunks.map((c) => c.length)).to.deep.equal([1024, 1024, 452]);
+    const control = fill().drain();
+    expect(control).to.have.length(2500);
+    expect(control).to.deep.equal(chunks.flat());
   });
 });

@@ -48,7 +48,7 @@ describe('LiveRecords (stage)', () => {
           const r = rec(stuck + i, 1);
           live.add(r);
           live.delete(r); // flows past the held records
-          peak = Math.max(peak, (live as unknown as { slots: unknown[] }).slots.length);
+          peak = Math.max(peak, live.span);
         }
         expect(peak).to.be.at.most(4 * stuck + 65_536 + 1);
         expect(live.oldest).to.equal(0);
@@ -60,6 +60,24 @@ describe('LiveRecords (stage)', () => {
     );
   });
 
+  it('records settled in order leave no slots behind: the chunks before the oldest live record go (control: one held record keeps them)', () => {
+    const flow = (hold: boolean) => {
+      const live = new LiveRecords<Item>();
+      if (hold) live.add(rec(0, 1));
+      let peak = 0;
+      for (let i = 1; i <= 10_000; i++) {
+        const r = rec(i, 1);
+        live.add(r);
+        live.delete(r);
+        peak = Math.max(peak, live.span);
+      }
+      return { span: live.span, peak };
+    };
+    const inOrder = flow(false);
+    expect(inOrder.peak).to.be.at.most(1024);
+    expect(flow(true).span).to.equal(10_001); // under the compaction threshold, the held record keeps every chunk
+  });
+
   it('compaction: 100,000 records flowing past one held record leave the slots short (they would hold all 100,001 without it)', () => {
     const live = new LiveRecords<Item>();
     live.add(rec(0, 1));
@@ -69,7 +87,7 @@ describe('LiveRecords (stage)', () => {
       live.delete(r);
     }
     // 100,001 records were added; the array holds the one live record and at most the slack.
-    expect((live as unknown as { slots: unknown[] }).slots.length).to.be.at.most(65_536 + 4);
+    expect(live.span).to.be.at.most(65_536 + 4);
   });
 
   it('deleting head, middle and tail keeps the rest in order (control: clear() before deleting lists all three)', () => {

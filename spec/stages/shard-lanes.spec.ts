@@ -51,8 +51,8 @@ describe('ShardLanes (stage)', () => {
         fc.array(step, { maxLength: 12 }),
         async (maxRecords, maxBytes, steps) => {
           const chunks: { units: Outgoing<Item>[]; bytes: number }[] = [];
-          const lanes = new ShardLanes<Item>(limiters(maxRecords, maxBytes), (units, bytes) =>
-            chunks.push({ units: [...units], bytes }),
+          const lanes = new ShardLanes<Item>(limiters(maxRecords, maxBytes), (chunk, bytes) =>
+            chunks.push({ units: chunk.flat(), bytes }),
           );
           const pushed: PendingRecord<Item>[] = [];
           let id = 0;
@@ -103,8 +103,8 @@ describe('ShardLanes (stage)', () => {
   it('a lane that fits goes as one chunk; one that does not is cut at the bucket (control)', async () => {
     const run = async (maxRecords: number, maxBytes: number) => {
       const chunks: number[] = [];
-      const lanes = new ShardLanes<Item>(limiters(maxRecords, maxBytes), (units) =>
-        chunks.push(units.length),
+      const lanes = new ShardLanes<Item>(limiters(maxRecords, maxBytes), (chunk) =>
+        chunks.push(chunk.flat().length),
       );
       for (let i = 0; i < 10; i++) lanes.push(rec(i, 8, 0, 0)); // 10 bytes each: 8 data + key `k<i>`
       await settle();

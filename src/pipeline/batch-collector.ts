@@ -93,12 +93,23 @@ export class BatchCollector<T> {
 
   /** One lane's admitted records, in its order (every unit of one chunk goes to one shard). */
   add(units: Outgoing<T>[], bytes: number): void {
-    if (units.length === 0 || this.closed) return;
-    const shardId = units[0].shardId;
-    let lane = this.lanes.get(shardId);
-    if (!lane) this.lanes.set(shardId, (lane = new Fifo()));
-    lane.push({ units, pos: 0, at: this.scheduler.now(), index: this.runs++ });
-    this.count += units.length;
+    this.addRuns([units], bytes);
+  }
+
+  /** One lane's admitted records as consecutive arrays, in its order: each array is a run, none copied. */
+  addRuns(chunk: Outgoing<T>[][], bytes: number): void {
+    if (this.closed) return;
+    let added = 0;
+    for (const units of chunk) {
+      if (units.length === 0) continue;
+      const shardId = units[0].shardId;
+      let lane = this.lanes.get(shardId);
+      if (!lane) this.lanes.set(shardId, (lane = new Fifo()));
+      lane.push({ units, pos: 0, at: this.scheduler.now(), index: this.runs++ });
+      added += units.length;
+    }
+    if (added === 0) return;
+    this.count += added;
     this.bytes += bytes;
     this.onReady();
   }

@@ -36,7 +36,7 @@ import { Teardown } from './teardown.js';
  *    ─► admission.offer (Admission: validate, buffer, back-pressure)  ◄──────────────────────────────┘
  *    ─► order.admit (KeyOrder, per-key only) ─► router.route (Router: shard map, its refresh, records waiting)
  *    ─► lanes.push (ShardLanes: a queue per shard ─► limiters.admit ─► packChunk when aggregating)
- *    ─► collector.add (BatchCollector: requests) ─► sender.wake (Sender: PutRecords in flight; takes requests)
+ *    ─► collector.addRuns (BatchCollector: requests) ─► sender.wake (Sender: PutRecords in flight; takes requests)
  *    ─► retrier.onResponse / onRequestError (Retrier: decides each entry's outcome)
  *         ├─► limiters.throttled / refund (a throttle charges the shard's tokens, InternalFailure refunds)
  *         ├─► emit (one emission per response)
@@ -126,7 +126,7 @@ export class KinesisProducer<T = KinesisRecordInput, A extends boolean = false> 
     ));
     const lanes = (this.lanes = new ShardLanes<T>(
       limiters,
-      (chunk, bytes) => collector.add(chunk, bytes),
+      (chunk, bytes) => collector.addRuns(chunk, bytes),
       () => this.teardown.flushAtEnd(true),
       o.aggregation,
     ));

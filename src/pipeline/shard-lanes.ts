@@ -11,7 +11,7 @@ interface Lane<T> {
   /** The bytes of `fresh` (kept without aggregation only): a lane that fits a chunk goes whole, untouched. */
   freshBytes: number;
   /** The chunk waiting for the shard's tokens, and how many user records it holds. */
-  admitting: Outgoing<T>[] | undefined;
+  admitting: Outgoing<T>[][] | undefined;
   admittingRecords: number;
   pumping: boolean;
   /** Its shard was closed by a reshard: the lane goes once its last admission is through. */
@@ -20,11 +20,12 @@ interface Lane<T> {
 
 /**
  * One queue per shard, each admitted through its own shard's buckets in chunks (one Bottleneck job per
- * chunk, never per record). Lanes drain independently, so a throttled or hot shard only delays itself.
+ * chunk, never per record). Lanes drain independently, so a throttled or hot shard only delays itself. A
+ * chunk is handed on as one or more arrays, in order: the lane's own arrays when the whole lane goes.
  *
  * @example
  * ```ts
- * const lanes = new ShardLanes(limiters, (chunk, bytes) => collector.add(chunk, bytes), () => collector.flush());
+ * const lanes = new ShardLanes(limiters, (chunk, bytes) => collector.addRuns(chunk, bytes), () => collector.flush());
  * lanes.push(record); // record.shardId names its lane
  * ```
  */
@@ -35,7 +36,7 @@ export class ShardLanes<T> {
 
   constructor(
     private readonly limiters: ShardLimiters,
-    private readonly onAdmitted: (chunk: Outgoing<T>[], bytes: number) => void,
+    private readonly onAdmitted: (chunk: Outgoing<T>[][], bytes: number) => void,
     /** Nothing is queued or waiting for tokens any more (the producer may then let a lingering request go). */
     private readonly onIdle: () => void = () => {},
     /** Pack each admission's records into KPL aggregates of these limits; undefined sends them as they are. */
@@ -128,17 +129,21 @@ export class ShardLanes<T> {
    * The next admission: records up to one bucket's worth (the limiters' `maxChunk`), counted as the Kinesis
    * records they are sent as — so with aggregation, a bucket admits aggregates, not user records.
    */
-  private takeChunk(lane: Lane<T>): { chunk: Outgoing<T>[]; bytes: number } {
+  private takeChunk(lane: Lane<T>): { chunk: Outgoing<T>[][]; records: number; bytes: number } {
     const { records: maxRecords, bytes: maxBytes } = this.limiters.maxChunk;
-    if (this.aggregation)
-      return packChunk([lane.retries, lane.fresh], this.aggregation, maxRecords, maxBytes);
+    if (this.aggregation) {
+      const { chunk, bytes } = packChunk([lane.retries, lane.fresh], this.aggregation, maxRecords, maxBytes);
+      return { chunk: [chunk], records: chunk.length, bytes };
+    }
     const { retries, fresh } = lane;
     // The common chunk: no retries, and the whole lane fits. It goes as it is, its records not touched again
-    // (with a synchronous source they are cold by now: one cache miss each just to read their bytes).
+    // (with a synchronous source they are cold by now: one cache miss each just to read their bytes), in the
+    // lane's own arrays: not even their references are copied.
     if (retries.length === 0 && fresh.length <= maxRecords && lane.freshBytes <= maxBytes) {
       const bytes = lane.freshBytes;
+      const records = fresh.length;
       lane.freshBytes = 0;
-      return { chunk: fresh.drain(), bytes };
+      return { chunk: fresh.drainChunks(), records, bytes };
     }
     const chunk: PendingRecord<T>[] = [];
     let bytes = 0;
@@ -147,13 +152,14 @@ export class ShardLanes<T> {
       const queue = q === 0 ? retries : fresh;
       for (let next = queue.peek(); next && chunk.length < maxRecords; next = queue.peek()) {
         const size = next.record.bytes;
-        if (chunk.length > 0 && bytes + size > maxBytes) return { chunk, bytes };
+        if (chunk.length > 0 && bytes + size > maxBytes)
+          return { chunk: [chunk], records: chunk.length, bytes };
         bytes += size;
         chunk.push(queue.shift()!);
         if (q === 1) lane.freshBytes -= size;
       }
     }
-    return { chunk, bytes };
+    return { chunk: [chunk], records: chunk.length, bytes };
   }
 
   private async pump(lane: Lane<T>): Promise<void> {
@@ -176,11 +182,11 @@ export class ShardLanes<T> {
   private async admitAll(lane: Lane<T>): Promise<void> {
     while (!this.closed && lane.retries.length + lane.fresh.length > 0) {
       const before = lane.retries.length + lane.fresh.length;
-      const { chunk, bytes } = this.takeChunk(lane);
+      const { chunk, records, bytes } = this.takeChunk(lane);
       lane.admitting = chunk;
       lane.admittingRecords = before - (lane.retries.length + lane.fresh.length);
       try {
-        await this.limiters.admit(lane.shardId, chunk.length, bytes);
+        await this.limiters.admit(lane.shardId, records, bytes);
       } catch {
         // Only a closing limiter rejects; drain() reports the chunk.
         return;
