@@ -78,9 +78,12 @@ export class Admission<T> {
   /** The record is final: it leaves the buffer (and may end flushes). False if it had already left. */
   settle(record: PendingRecord<T>): boolean {
     if (!this.live.delete(record)) return false;
-    const oldest = this.live.oldest;
-    // Marks only grow, so the flushes done are a prefix.
-    while (this.flushes.length > 0 && this.flushes[0].mark <= oldest) this.flushes.shift()!.resolve();
+    // Marks only grow, so the flushes done are a prefix. The oldest live record is looked up only for them:
+    // it is a read of a record accepted long ago, for every record settled.
+    if (this.flushes.length > 0) {
+      const oldest = this.live.oldest;
+      while (this.flushes.length > 0 && this.flushes[0].mark <= oldest) this.flushes.shift()!.resolve();
+    }
     const metrics = this.options.metrics;
     if (metrics && record.firstSentAt !== undefined)
       metrics.buffered(this.stream, record.shardId, record.firstSentAt - record.acceptedAt);
