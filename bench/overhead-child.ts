@@ -5,5 +5,5 @@
  */
 import { overhead } from './overhead.js';
 
-const rows = await overhead(200_000, 5, '1,000 keys');
+const rows = await overhead(200_000, 9, '1,000 keys');
 process.send!(rows, () => process.exit(0));
