@@ -290,9 +290,10 @@ describe('toKinesis/putAll with a spool', function () {
     const run = await collect(putAll([], { ...base, spool: { directory: dir } }));
     expect(run.error).to.equal(undefined);
     expect(new Set(ledgerNumbers(emu)).size).to.equal(100);
-    // Control: without a spool the same deadline rejects with DRAIN_TIMEOUT and the items in `unsent`.
+    // Control: without a spool the same deadline rejects with DRAIN_TIMEOUT and the items in `unsent`. With
+    // the spool's unlimited attempts, as above: 10 attempts can run out within the 300 ms (RETRIES_EXHAUSTED).
     emu.setFaults({ requestFailureRate: 1 });
-    const memory = new KinesisProducer({ ...base, toRecord, retryMaxDelayMs: 50 });
+    const memory = new KinesisProducer({ ...base, toRecord, retryMaxDelayMs: 50, maxAttempts: Infinity });
     for (const r of readings(10)) await memory.put(r);
     const error = await memory.close({ deadlineMs: 300 }).catch((e: unknown) => e);
     expect(error).to.be.instanceOf(KinesisSinkError).with.property('code', 'DRAIN_TIMEOUT');
