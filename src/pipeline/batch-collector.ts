@@ -96,16 +96,19 @@ export class BatchCollector<T> {
     this.addRuns([units], bytes);
   }
 
-  /** One lane's admitted records as consecutive arrays, in its order: each array is a run, none copied. */
+  /**
+   * One lane's admitted records as consecutive arrays, in its order: each array is a run, none copied. They
+   * are one shard's, admitted at one time: its lane is looked up, and the time read, once.
+   */
   addRuns(chunk: Outgoing<T>[][], bytes: number): void {
     if (this.closed) return;
+    const at = this.scheduler.now();
+    let lane: Fifo<Run<T>> | undefined;
     let added = 0;
     for (const units of chunk) {
       if (units.length === 0) continue;
-      const shardId = units[0].shardId;
-      let lane = this.lanes.get(shardId);
-      if (!lane) this.lanes.set(shardId, (lane = new Fifo()));
-      lane.push({ units, pos: 0, at: this.scheduler.now(), index: this.runs++ });
+      lane ??= this.laneOf(units[0].shardId);
+      lane.push({ units, pos: 0, at, index: this.runs++ });
       added += units.length;
     }
     if (added === 0) return;
@@ -225,6 +228,12 @@ export class BatchCollector<T> {
   }
 
   /** The oldest run still collected: the front run of some lane. */
+  private laneOf(shardId: string): Fifo<Run<T>> {
+    let lane = this.lanes.get(shardId);
+    if (!lane) this.lanes.set(shardId, (lane = new Fifo()));
+    return lane;
+  }
+
   private oldestRun(): Run<T> {
     let oldest: Run<T> | undefined;
     for (const lane of this.lanes.values()) {
