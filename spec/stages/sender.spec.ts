@@ -214,7 +214,7 @@ describe('Sender (stage)', () => {
     expect(fake.calls).to.have.length(2);
   });
 
-  it('cancel() drops the deadlines of requests whose client ignores the abort: no timer left (control: one per request before)', async () => {
+  it('cancel() drops the deadline timer of requests whose client ignores the abort: no timer left', async () => {
     await withVirtualTime(async (scheduler) => {
       const requests: unknown[] = [];
       // A client that never settles, even when aborted (a stalled peer behind a handler that ignores signals).
@@ -236,7 +236,7 @@ describe('Sender (stage)', () => {
       );
       sender.wake();
       expect(requests).to.have.length(2);
-      expect(scheduler.pending).to.equal(2); // the control: each request's deadline
+      expect(scheduler.pending).to.equal(1); // the control: one timer for both requests' deadlines
       sender.cancel();
       expect(scheduler.pending).to.equal(0);
     });

@@ -121,3 +121,129 @@ export class Deadline {
     this.parent.removeEventListener('abort', this.onParentAbort);
   }
 }
+
+/** One request's deadline among {@link RequestDeadlines}: its abort signal, and why it fired. */
+export class RequestDeadline {
+  readonly controller = new AbortController();
+  expired = false;
+
+  constructor(
+    readonly ms: number,
+    /** When it fires (scheduler time). */
+    readonly due: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The error to report for a failed request: a {@link RequestTimeoutError} if the deadline cut it off. */
+  explain(error: unknown, operation: string): unknown {
+    return this.expired ? new RequestTimeoutError(operation, this.ms, { cause: error }) : error;
+  }
+}
+
+/**
+ * The deadlines of a sender's requests in flight, on one timer: armed for the earliest, and re-armed when it
+ * fires or when a request due sooner starts; gone when none is in flight. A {@link Deadline} per request
+ * cost a timer, a listener on the pipeline's signal and a `setMaxListeners` each; in bench 4 (400 requests a
+ * run) the per-request deadlines measured 1–2% of the operator's throughput. `cancel()` aborts those in
+ * flight itself, so no request listens on the pipeline's signal.
+ *
+ * @example
+ * ```ts
+ * const deadlines = new RequestDeadlines(asyncScheduler);
+ * const deadline = deadlines.start(6_000);
+ * try {
+ *   await client.send(new PutRecordsCommand({ StreamName: 'sensors', Records: [] }), { abortSignal: deadline.signal });
+ * } catch (e) {
+ *   throw deadline.explain(e, 'PutRecords'); // a RequestTimeoutError if the deadline cut it off
+ * } finally {
+ *   deadlines.end(deadline);
+ * }
+ * ```
+ */
+export class RequestDeadlines {
+  /** Requests in flight whose deadline has not fired. */
+  private readonly open = new Set<RequestDeadline>();
+  /** Of those, the ones with a finite deadline: the timer is armed while there are any. */
+  private timed = 0;
+  private timer: Subscription | undefined;
+  /** When the timer fires; Infinity while there is none. */
+  private armedFor = Infinity;
+  private cancelled = false;
+  private reason: unknown;
+
+  constructor(private readonly scheduler: SchedulerLike) {}
+
+  /** A request starts: its signal fires `ms` from now (never for `Infinity`), or at once once cancelled. */
+  start(ms: number): RequestDeadline {
+    const deadline = new RequestDeadline(ms, this.scheduler.now() + ms);
+    if (this.cancelled) deadline.controller.abort(this.reason);
+    else {
+      this.open.add(deadline);
+      if (Number.isFinite(ms)) {
+        this.timed++;
+        if (deadline.due < this.armedFor) this.arm(deadline.due);
+      }
+    }
+    return deadline;
+  }
+
+  /** The request is over: its deadline no longer counts (the timer goes with the last one due). */
+  end(deadline: RequestDeadline): void {
+    if (this.open.delete(deadline) && Number.isFinite(deadline.ms) && --this.timed === 0) this.disarm();
+  }
+
+  /** Aborts every request in flight with `reason`, and any started later; drops the timer. */
+  cancel(reason: unknown): void {
+    this.cancelled = true;
+    this.reason = reason;
+    const open = [...this.open];
+    this.open.clear();
+    this.timed = 0;
+    this.disarm();
+    for (const deadline of open) deadline.controller.abort(reason);
+  }
+
+  /** Fires the deadlines due, then arms for the next. */
+  private fire(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const now = this.scheduler.now();
+    let next = Infinity;
+    const due: RequestDeadline[] = [];
+    for (const deadline of this.open) {
+      if (deadline.due <= now) due.push(deadline);
+      else next = Math.min(next, deadline.due);
+    }
+    for (const deadline of due) this.open.delete(deadline);
+    this.timed -= due.length;
+    if (next < Infinity) this.arm(next);
+    for (const deadline of due) {
+      deadline.expired = true;
+      deadline.controller.abort(new RequestTimeoutError('request', deadline.ms));
+    }
+  }
+
+  private arm(due: number): void {
+    this.disarm();
+    this.armedFor = due;
+    // A synchronous scheduler runs the callback before schedule() returns; then there is no timer to keep.
+    let ran = false;
+    const timer = this.scheduler.schedule(
+      () => {
+        ran = true;
+        this.fire();
+      },
+      Math.max(0, due - this.scheduler.now()),
+    );
+    if (!ran) this.timer = timer;
+  }
+
+  private disarm(): void {
+    this.timer?.unsubscribe();
+    this.timer = undefined;
+    this.armedFor = Infinity;
+  }
+}

@@ -4,10 +4,9 @@ import {
   type PutRecordsInput,
   type PutRecordsOutput,
 } from '@aws-sdk/client-kinesis';
-import { setMaxListeners } from 'node:events';
 import type { SchedulerLike } from 'rxjs';
 import { Aggregate, type Outgoing } from './aggregation.js';
-import { Deadline, requestDeadlineMs, type DeadlineOptions } from './deadline.js';
+import { RequestDeadlines, requestDeadlineMs, type DeadlineOptions } from './deadline.js';
 import { warnIfConnectionPerRequest } from './client-check.js';
 
 /** What the sender reports for each request. */
@@ -39,6 +38,7 @@ export interface SendHandlers<T> {
 export class Sender<T> {
   private inFlight = 0;
   private readonly abort = new AbortController();
+  private readonly inFlightDeadlines: RequestDeadlines;
   private checkedClient = false;
 
   constructor(
@@ -51,8 +51,7 @@ export class Sender<T> {
     /** The next request to send, or undefined when none is ready. */
     private readonly take: () => Outgoing<T>[] | undefined,
   ) {
-    // Every request in flight listens on the one signal; that is by design, not a leak.
-    setMaxListeners(Infinity, this.abort.signal);
+    this.inFlightDeadlines = new RequestDeadlines(deadlines.scheduler);
   }
 
   /** Requests in flight (none once cancelled: their answers are ignored). */
@@ -72,6 +71,7 @@ export class Sender<T> {
   /** Cancels every request in flight: their answers, if any come, are ignored. */
   cancel(): void {
     this.abort.abort();
+    this.inFlightDeadlines.cancel(this.abort.signal.reason);
   }
 
   private async send(batch: Outgoing<T>[]): Promise<void> {
@@ -96,14 +96,13 @@ export class Sender<T> {
     const request: PutRecordsInput = { ...this.stream, Records: records };
     let response: PutRecordsOutput | undefined;
     let failure: unknown;
-    const { scheduler } = this.deadlines;
-    const deadline = new Deadline(scheduler, this.abort.signal, requestDeadlineMs(this.deadlines, bytes));
+    const deadline = this.inFlightDeadlines.start(requestDeadlineMs(this.deadlines, bytes));
     try {
       response = await this.client.send(new PutRecordsCommand(request), { abortSignal: deadline.signal });
     } catch (error) {
       failure = deadline.explain(error, 'PutRecords');
     } finally {
-      deadline.clear();
+      this.inFlightDeadlines.end(deadline);
     }
     this.inFlight--;
     if (!this.checkedClient && response) {
