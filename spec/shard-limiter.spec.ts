@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import Bottleneck from 'bottleneck';
 import fc from 'fast-check';
 import { asyncScheduler } from 'rxjs';
 import { leaseLimiters } from '../src/limits/client-limiters.js';
@@ -137,6 +138,45 @@ describe('ShardLimiters (virtual time)', () => {
     });
   });
 
+  it("alone on its limiters, a pipeline's first chunk to a shard is admitted in the same turn, without a Bottleneck job; later ones, and any while pipelines share the limiters, queue in Bottleneck (controls)", async () => {
+    await withVirtualTime(async (scheduler) => {
+      const limiters = new ShardLimiters({
+        recordsPerSecond: 1000,
+        bytesPerSecond: 1000,
+        burstMs: 100,
+        scheduler,
+      });
+      const schedule = Bottleneck.prototype.schedule;
+      let jobs = 0;
+      Bottleneck.prototype.schedule = function (this: Bottleneck, ...args: unknown[]) {
+        jobs++;
+        return (schedule as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+      } as typeof schedule;
+      const counts: number[] = [];
+      try {
+        for (const shardId of ['a', 'a', 'b', 'c']) {
+          if (shardId === 'c') limiters.holders = 2; // a second pipeline leased them
+          jobs = 0;
+          let admitted = false;
+          const admission = limiters.admit(shardId, 60, 60).then(() => (admitted = true));
+          for (let i = 0; i < 10; i++) await null; // microtasks only: no timer, no Bottleneck step
+          counts.push(admitted ? jobs : -1);
+          await scheduler.runUntil(() => admitted);
+          await admission;
+          if (counts.at(-1) === -1) counts[counts.length - 1] = jobs;
+        }
+      } finally {
+        Bottleneck.prototype.schedule = schedule;
+      }
+      // 'a' first: admitted within microtasks; 'a' again (a control): three jobs, after the refill of its
+      // 20 missing tokens; 'b' first: within microtasks; 'c' first, the limiters shared (a control): three.
+      expect(counts).to.deep.equal([0, 3, 0, 3]);
+      expect(scheduler.now()).to.equal(20);
+      limiters.holders = 1;
+      await limiters.close();
+    });
+  });
+
   it('holds both rates over any span when records and bytes bind in turn (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -238,6 +278,7 @@ describe('ShardLimiters (virtual time)', () => {
   it('still admits when throttled records are charged while an admission is being registered', async () => {
     await withVirtualTime(async (scheduler) => {
       const limiters = recordsLimiter(scheduler, 100, 100); // capacity 10, 0.1 per ms
+      await limiters.admit('s', 0, 0); // the shard's first admission (admitted at once): the next goes to Bottleneck
       let admittedAt: number | undefined;
       // The bucket is full, so the admission needs no timer; Bottleneck takes a few event-loop turns to run
       // it, and a throttled response charged meanwhile leaves the bucket short.
