@@ -275,6 +275,20 @@ describe('ShardLimiters (virtual time)', () => {
     });
   });
 
+  it('a refund while an admission waits brings it forward: admitted when the tokens are there, not at the old timer (control: 100 ms)', async () => {
+    await withVirtualTime(async (scheduler) => {
+      const limiters = recordsLimiter(scheduler, 100, 100); // capacity 10, 0.1 per ms
+      await admitInTurn(scheduler, limiters, 's', [10]); // the bucket is empty now
+      let admittedAt: number | undefined;
+      void limiters.admit('s', 10, 1).then(() => (admittedAt = scheduler.now()));
+      await scheduler.advance(20); // 2 tokens accrued; the waiter's timer is set for t = 100
+      limiters.refund('s', 5, 0); // 7 tokens: the 3 missing accrue by t = 50
+      await scheduler.runUntil(() => admittedAt !== undefined);
+      expect(admittedAt).to.equal(50);
+      await limiters.close();
+    });
+  });
+
   it('still admits when throttled records are charged while an admission is being registered', async () => {
     await withVirtualTime(async (scheduler) => {
       const limiters = recordsLimiter(scheduler, 100, 100); // capacity 10, 0.1 per ms

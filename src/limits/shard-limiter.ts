@@ -163,6 +163,9 @@ class Dimension {
     bucket.level += weight;
     const change = Math.floor(bucket.level) - before;
     if (change !== 0) bump(limiter, change);
+    // The first waiter's timer was set for the level before the refund: with the tokens back it is due
+    // sooner, and waiting out the old timer let the bucket sit at its capacity, losing what accrued.
+    entry.waiting.values().next().value?.();
   }
 
   /** Forgets a shard (closed by a reshard): its limiter is stopped and removed from the group. */
