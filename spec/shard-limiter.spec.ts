@@ -138,7 +138,7 @@ describe('ShardLimiters (virtual time)', () => {
     });
   });
 
-  it("alone on its limiters, a pipeline's first chunk to a shard is admitted in the same turn, without a Bottleneck job; later ones, and any while pipelines share the limiters, queue in Bottleneck (controls)", async () => {
+  it("alone on its limiters, a pipeline's admission that finds its tokens there and nobody waiting goes in the same turn, without a Bottleneck job; one that must wait, and any while pipelines share the limiters, queue in Bottleneck (controls)", async () => {
     await withVirtualTime(async (scheduler) => {
       const limiters = new ShardLimiters({
         recordsPerSecond: 1000,
@@ -168,9 +168,10 @@ describe('ShardLimiters (virtual time)', () => {
       } finally {
         Bottleneck.prototype.schedule = schedule;
       }
-      // 'a' first: admitted within microtasks; 'a' again (a control): three jobs, after the refill of its
-      // 20 missing tokens; 'b' first: within microtasks; 'c' first, the limiters shared (a control): three.
-      expect(counts).to.deep.equal([0, 3, 0, 3]);
+      // 'a' first: admitted within microtasks. 'a' again (a control): 40 of its 60 bytes are there, so one
+      // job waits for them (20 ms); its records have refilled by then and both are taken in that turn. 'b'
+      // first: within microtasks. 'c' first, the limiters shared (a control): three jobs.
+      expect(counts).to.deep.equal([0, 1, 0, 3]);
       expect(scheduler.now()).to.equal(20);
       limiters.holders = 1;
       await limiters.close();
@@ -292,7 +293,7 @@ describe('ShardLimiters (virtual time)', () => {
   it('still admits when throttled records are charged while an admission is being registered', async () => {
     await withVirtualTime(async (scheduler) => {
       const limiters = recordsLimiter(scheduler, 100, 100); // capacity 10, 0.1 per ms
-      await limiters.admit('s', 0, 0); // the shard's first admission (admitted at once): the next goes to Bottleneck
+      limiters.holders = 2; // shared by pipelines, so the admission goes through Bottleneck even with the tokens there
       let admittedAt: number | undefined;
       // The bucket is full, so the admission needs no timer; Bottleneck takes a few event-loop turns to run
       // it, and a throttled response charged meanwhile leaves the bucket short.
@@ -301,6 +302,7 @@ describe('ShardLimiters (virtual time)', () => {
       limiters.throttled('s', 15, 100);
       await scheduler.runUntil(() => admittedAt !== undefined);
       expect(admittedAt).to.be.at.least(150); // from −5 to 10 tokens: 150 ms at the configured rate
+      limiters.holders = 1;
       await limiters.close();
     });
   });

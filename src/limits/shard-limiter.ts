@@ -21,8 +21,6 @@ class Dimension {
       limiter: Bottleneck;
       bucket: TokenBucket;
       waiting: Set<() => void>;
-      /** Nothing has been taken, charged or refunded yet: the bucket and the reservoir are full and agree. */
-      untouched: boolean;
     }
   >();
   readonly capacity: number;
@@ -52,7 +50,7 @@ class Dimension {
     weight: number,
     timers: Set<Subscription>,
     consume = true,
-    /** No other pipeline holds these limiters: a shard's first admission may skip Bottleneck's queue. */
+    /** No other pipeline holds these limiters: an admission nobody waits before may skip Bottleneck. */
     alone = false,
   ): Promise<void> {
     if (!this.group) return;
@@ -64,26 +62,26 @@ class Dimension {
     const entry = this.entry(shardId);
     const { limiter, bucket } = entry;
     const admitted = Math.min(weight, this.capacity);
-    // A shard's first admission finds its bucket full and nobody waiting: it is admitted in this turn. Through
-    // Bottleneck, a new shard's three jobs took ~14 ms of wall time before a pipeline's first request could go
-    // (bench 4, finite limits: first request at 77-79 ms, 68-70 ms this way, 64 ms with Infinity limits),
-    // while the thread had nothing else to do. Later admissions queue in Bottleneck as before, in order.
-    // Only for a pipeline alone on these limiters: with 50 sharing them (bench scenario 15), the first
-    // pipeline's second admission then queued before the others' first, and it finished at 5.5 s instead of
-    // 7.0 s while the other 49 took 10.3-10.9 s either way (completion spread 1.99x against 1.5x).
-    if (alone && entry.untouched && entry.waiting.size === 0) {
-      if (!consume) return;
-      entry.untouched = false;
-      bucket.level -= weight;
-      bump(limiter, -weight);
-      return;
-    }
-    entry.untouched = false;
     const topUp = (lateMs = 0) => {
       const added = bucket.refill(this.scheduler.now(), lateMs);
       if (added > 0) bump(limiter, added);
     };
     topUp();
+    // A pipeline alone on these limiters, nobody waiting on the shard's bucket, and the tokens there: taken in
+    // this turn, from the bucket and Bottleneck's reservoir alike, as the job below would. Through Bottleneck,
+    // every admission cost three jobs (~0.4 ms of CPU each) and a few timer turns; a new shard's first one
+    // held the pipeline's first request back ~14 ms (bench 4, finite limits: 77-79 ms against 64 ms with
+    // Infinity limits) while the thread had nothing else to do.
+    // Only alone: with 50 pipelines sharing the limiters (bench scenario 15), the first pipeline's second
+    // admission then queued before the others' first, and it finished at 5.5 s instead of 7.0 s while the
+    // other 49 took 10.3-10.9 s either way (completion spread 1.99x against 1.5x).
+    if (alone && entry.waiting.size === 0 && bucket.level >= admitted) {
+      if (consume) {
+        bucket.level -= weight;
+        bump(limiter, -weight);
+      }
+      return;
+    }
     let timer: Subscription | undefined;
     const waitForTokens = () => {
       if (timer) {
@@ -139,9 +137,7 @@ class Dimension {
    */
   throttled(shardId: string, weight: number): void {
     if (!this.group || this.closed) return;
-    const entry = this.entry(shardId);
-    const { limiter, bucket, waiting } = entry;
-    entry.untouched = false;
+    const { limiter, bucket, waiting } = this.entry(shardId);
     const now = this.scheduler.now();
     const change = bucket.refill(now) - weight;
     bucket.level -= weight;
@@ -155,7 +151,6 @@ class Dimension {
     if (!this.group || this.closed) return;
     const entry = this.entry(shardId);
     const { limiter, bucket } = entry;
-    entry.untouched = false;
     const before = Math.floor(bucket.level);
     bucket.refill(this.scheduler.now());
     // Not capped: these tokens were spent in this window on writes Kinesis did not count, so a bucket that
@@ -210,7 +205,6 @@ class Dimension {
           Math.max(this.capacity, this.perSecond),
         ),
         waiting: new Set(),
-        untouched: true,
       };
       this.buckets.set(shardId, entry);
     }
