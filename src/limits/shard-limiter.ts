@@ -17,11 +17,7 @@ class Dimension {
   private readonly group: Bottleneck.Group | undefined;
   private readonly buckets = new Map<
     string,
-    {
-      limiter: Bottleneck;
-      bucket: TokenBucket;
-      waiting: Set<() => void>;
-    }
+    { limiter: Bottleneck; bucket: TokenBucket; waiting: Set<() => void> }
   >();
   readonly capacity: number;
   /** Closed: no bucket, limiter or refill timer is made any more (the pipeline that used them is gone). */
@@ -149,8 +145,7 @@ class Dimension {
   /** Gives back tokens for writes the shard did not take (an InternalFailure costs no quota). */
   refund(shardId: string, weight: number): void {
     if (!this.group || this.closed) return;
-    const entry = this.entry(shardId);
-    const { limiter, bucket } = entry;
+    const { limiter, bucket, waiting } = this.entry(shardId);
     const before = Math.floor(bucket.level);
     bucket.refill(this.scheduler.now());
     // Not capped: these tokens were spent in this window on writes Kinesis did not count, so a bucket that
@@ -160,7 +155,7 @@ class Dimension {
     if (change !== 0) bump(limiter, change);
     // The first waiter's timer was set for the level before the refund: with the tokens back it is due
     // sooner, and waiting out the old timer let the bucket sit at its capacity, losing what accrued.
-    entry.waiting.values().next().value?.();
+    waiting.values().next().value?.();
   }
 
   /** Forgets a shard (closed by a reshard): its limiter is stopped and removed from the group. */
