@@ -50,6 +50,36 @@ export class RequestTimeoutError extends Error {
 }
 
 /**
+ * One request's deadline: its abort signal, and whether the deadline fired it. {@link RequestDeadlines} fires
+ * a sender's on one timer; {@link Deadline} is one with a timer of its own.
+ *
+ * @example
+ * ```ts
+ * const deadline = new RequestDeadline(6_000, asyncScheduler.now() + 6_000);
+ * deadline.explain(new Error('socket hang up'), 'PutRecords'); // the error itself: the deadline did not fire
+ * ```
+ */
+export class RequestDeadline {
+  readonly controller = new AbortController();
+  expired = false;
+
+  constructor(
+    readonly ms: number,
+    /** When it fires (scheduler time). */
+    readonly due: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The error to report for a failed request: a {@link RequestTimeoutError} if the deadline cut it off. */
+  explain(error: unknown, operation: string): unknown {
+    return this.expired ? new RequestTimeoutError(operation, this.ms, { cause: error }) : error;
+  }
+}
+
+/**
  * One request's abort signal: fires at its deadline (on the pipeline's scheduler, so virtual time drives
  * it in tests) or when the pipeline's own signal fires. The SDK's handlers, HTTP/2 and `NodeHttpHandler`
  * alike, close the request's stream or socket on abort, so the retry opens a fresh one.
@@ -66,17 +96,16 @@ export class RequestTimeoutError extends Error {
  * }
  * ```
  */
-export class Deadline {
-  private readonly controller = new AbortController();
+export class Deadline extends RequestDeadline {
   private readonly timer: Subscription;
   private readonly onParentAbort: () => void;
-  private expired = false;
 
   constructor(
     scheduler: SchedulerLike,
     private readonly parent: AbortSignal,
-    readonly ms: number,
+    ms: number,
   ) {
+    super(ms, scheduler.now() + ms);
     setMaxListeners(Infinity, this.controller.signal);
     // Cancelled with the pipeline, a request needs no deadline: its timer goes at once. Left to fire, it
     // kept the destroyed pipeline reachable (through the abort reason's captured stack) for up to the
@@ -101,45 +130,10 @@ export class Deadline {
       : Subscription.EMPTY;
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /** Whether the deadline (not the pipeline) aborted the request. */
-  get timedOut(): boolean {
-    return this.expired;
-  }
-
-  /** The error to report for a failed request: a {@link RequestTimeoutError} if the deadline cut it off. */
-  explain(error: unknown, operation: string): unknown {
-    return this.expired ? new RequestTimeoutError(operation, this.ms, { cause: error }) : error;
-  }
-
   /** The request is over: drops the timer and the listener on the pipeline's signal. */
   clear(): void {
     this.timer.unsubscribe();
     this.parent.removeEventListener('abort', this.onParentAbort);
-  }
-}
-
-/** One request's deadline among {@link RequestDeadlines}: its abort signal, and why it fired. */
-export class RequestDeadline {
-  readonly controller = new AbortController();
-  expired = false;
-
-  constructor(
-    readonly ms: number,
-    /** When it fires (scheduler time). */
-    readonly due: number,
-  ) {}
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /** The error to report for a failed request: a {@link RequestTimeoutError} if the deadline cut it off. */
-  explain(error: unknown, operation: string): unknown {
-    return this.expired ? new RequestTimeoutError(operation, this.ms, { cause: error }) : error;
   }
 }
 
