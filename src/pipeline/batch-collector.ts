@@ -227,13 +227,14 @@ export class BatchCollector<T> {
     this.stopLinger();
   }
 
-  /** The oldest run still collected: the front run of some lane. */
+  /** The shard's lane of runs, made when it has none. */
   private laneOf(shardId: string): Fifo<Run<T>> {
     let lane = this.lanes.get(shardId);
     if (!lane) this.lanes.set(shardId, (lane = new Fifo()));
     return lane;
   }
 
+  /** The oldest run still collected: the front run of some lane. */
   private oldestRun(): Run<T> {
     let oldest: Run<T> | undefined;
     for (const lane of this.lanes.values()) {
